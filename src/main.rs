@@ -1,0 +1,2 @@
+//! The `fundwatch` binary (placeholder until the CLI lands).
+fn main() {}

@@ -1,0 +1,322 @@
+//! Turns what a source says ([`CallDraft`]) into a stored [`Call`]: canonical
+//! URL, stable id, status computed from the dates, deduplicated tags, and the
+//! identity keys by which the same call is recognised across sources.
+//!
+//! Pure: every function takes values and `now`.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::config::Source;
+use crate::model::{Call, CallDraft, DatePoint, Status};
+
+/// Query parameters that only track where a click came from. Removing them
+/// keeps ids stable when a portal changes its campaign tags.
+const TRACKING_PARAMS: &[&str] = &[
+    "fbclid",
+    "gclid",
+    "dclid",
+    "msclkid",
+    "mc_cid",
+    "mc_eid",
+    "_ga",
+    "_gl",
+    "igshid",
+    "yclid",
+    "xtor",
+    "at_medium",
+    "at_campaign",
+    "at_source",
+    "ref",
+    "ref_src",
+];
+
+/// Canonical form of a call URL: lowercased scheme and host (the `url` crate
+/// does that), no fragment, no tracking parameters (`utm_*` and
+/// [`TRACKING_PARAMS`]), no default port. Strings that are not absolute URLs
+/// are returned trimmed.
+pub fn canonical_url(raw: &str) -> String {
+    let Ok(mut url) = Url::parse(raw.trim()) else {
+        return raw.trim().to_owned();
+    };
+    url.set_fragment(None);
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| {
+            let k = k.to_ascii_lowercase();
+            !k.starts_with("utm_") && !TRACKING_PARAMS.contains(&k.as_str())
+        })
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    url.to_string()
+}
+
+/// A short stable id derived from a call's primary identity key.
+fn hash_id(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    hex::encode(&digest[..6])
+}
+
+/// Title folded for comparison across sources: lowercase, accents and
+/// punctuation dropped, whitespace collapsed.
+pub fn fold_title(title: &str) -> String {
+    let mut out = String::with_capacity(title.len());
+    let mut space = true;
+    for c in title.chars().flat_map(char::to_lowercase) {
+        let c = fold_char(c);
+        if c.is_alphanumeric() {
+            out.push(c);
+            space = false;
+        } else if !space {
+            out.push(' ');
+            space = true;
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+fn fold_char(c: char) -> char {
+    match c {
+        'à' | 'á' | 'â' | 'ä' | 'ã' | 'å' => 'a',
+        'ç' => 'c',
+        'è' | 'é' | 'ê' | 'ë' => 'e',
+        'ì' | 'í' | 'î' | 'ï' => 'i',
+        'ñ' => 'n',
+        'ò' | 'ó' | 'ô' | 'ö' | 'õ' => 'o',
+        'ù' | 'ú' | 'û' | 'ü' => 'u',
+        'ý' | 'ÿ' => 'y',
+        'œ' => 'o',
+        'æ' => 'a',
+        c => c,
+    }
+}
+
+/// The keys under which a call is known, most specific first. Two calls that
+/// share any key are the same call (DESIGN.md: "a call found on several
+/// sources is one call with several links"):
+///
+/// - `eu:IDENTIFIER` for every EU topic identifier the call carries, so a
+///   national page quoting `HORIZON-CL4-2024-HUMAN-03` joins the portal topic;
+/// - `src:SOURCE:NATIVE_ID` for the source's own id;
+/// - `url:CANONICAL_URL`;
+/// - `td:FOLDED_TITLE|FIRST_DEADLINE_DATE` when there is a deadline, which
+///   catches the same call relayed under another URL.
+pub fn identity_keys(call: &Call) -> Vec<String> {
+    let mut keys: Vec<String> = call
+        .identifiers
+        .iter()
+        .map(|i| format!("eu:{}", i.trim().to_ascii_uppercase()))
+        .collect();
+    if let Some(native) = &call.native_id {
+        keys.push(format!("src:{}:{}", call.source_id, native));
+    }
+    if !call.url.is_empty() {
+        keys.push(format!("url:{}", call.url));
+    }
+    if let Some(first) = call.deadlines.first() {
+        let t = fold_title(&call.title);
+        if !t.is_empty() {
+            keys.push(format!("td:{t}|{}", first.date_string()));
+        }
+    }
+    keys.dedup();
+    keys
+}
+
+/// Status from the dates, per SOURCES-FORMATS.md §0 ("never trust status
+/// alone; recompute from dates"): closed once every deadline's cut-off has
+/// passed; forthcoming before the opening date; the source's own word only
+/// where the dates say nothing.
+pub fn compute_status(
+    deadlines: &[DatePoint],
+    opening: Option<&DatePoint>,
+    source_status: Option<Status>,
+    now: DateTime<Utc>,
+) -> Status {
+    if !deadlines.is_empty() && deadlines.iter().all(|d| d.cutoff() < now) {
+        return Status::Closed;
+    }
+    if let Some(open) = opening {
+        return if open.earliest() > now {
+            Status::Forthcoming
+        } else {
+            Status::Open
+        };
+    }
+    match source_status {
+        Some(Status::Closed) if !deadlines.is_empty() => Status::Open,
+        Some(s) => s,
+        None => Status::Open,
+    }
+}
+
+/// Normalises one draft from `source` into a call.
+pub fn normalize(draft: CallDraft, source: &Source, now: DateTime<Utc>) -> Call {
+    let url = canonical_url(&draft.url);
+    let mut deadlines = draft.deadlines;
+    deadlines.sort_by_key(|d| (d.cutoff(), d.label.clone()));
+    deadlines.dedup_by(|a, b| a.cutoff() == b.cutoff() && a.precision == b.precision);
+    let status = compute_status(&deadlines, draft.opening.as_ref(), draft.source_status, now);
+    let mut tags: Vec<String> = Vec::new();
+    for t in source.tags.iter().chain(draft.tags.iter()) {
+        let t = t.trim();
+        if !t.is_empty() && !tags.iter().any(|x| x.eq_ignore_ascii_case(t)) {
+            tags.push(t.to_owned());
+        }
+    }
+    let mut identifiers: Vec<String> = draft
+        .identifiers
+        .iter()
+        .map(|i| i.trim().to_ascii_uppercase())
+        .collect();
+    identifiers.sort();
+    identifiers.dedup();
+    let mut call = Call {
+        id: String::new(),
+        source_id: source.id.clone(),
+        native_id: draft
+            .native_id
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty()),
+        url,
+        title: draft.title.trim().to_owned(),
+        summary: draft.summary.trim().to_owned(),
+        text: draft.text.trim().to_owned(),
+        funder: draft
+            .funder
+            .filter(|f| !f.trim().is_empty())
+            .unwrap_or_else(|| source.funder.clone()),
+        programme: draft.programme.filter(|p| !p.trim().is_empty()),
+        level: source.level,
+        language: draft.language.unwrap_or(source.language),
+        opening: draft.opening,
+        deadlines,
+        status,
+        budget: draft.budget,
+        tags,
+        identifiers,
+    };
+    // The id comes from the most specific key, so it survives URL tracking
+    // changes (the URL is canonical) and is shared by every source that
+    // names the same EU topic.
+    call.id = identity_keys(&call)
+        .first()
+        .map(|k| hash_id(k))
+        .unwrap_or_else(|| hash_id(&call.title));
+    call
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use chrono_tz::Europe::Paris;
+
+    #[test]
+    fn canonical_url_drops_tracking_and_fragment() {
+        let table = [
+            (
+                "https://anr.fr/fr/detail/call/x/?utm_source=rss&utm_medium=feed",
+                "https://anr.fr/fr/detail/call/x/",
+            ),
+            (
+                "https://Example.ORG:443/a?id=3&fbclid=zz#top",
+                "https://example.org/a?id=3",
+            ),
+            (
+                "https://euraxess.ec.europa.eu/jobs/415163?xtor=RSS-1",
+                "https://euraxess.ec.europa.eu/jobs/415163",
+            ),
+            ("https://x.org/p?page=2&ref=home", "https://x.org/p?page=2"),
+            ("not a url ", "not a url"),
+        ];
+        for (input, want) in table {
+            assert_eq!(canonical_url(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn fold_title_ignores_case_accents_and_punctuation() {
+        assert_eq!(
+            fold_title("Appel à projets — Mobilité 2026 !"),
+            "appel a projets mobilite 2026"
+        );
+        assert_eq!(
+            fold_title("APPEL A PROJETS: mobilite 2026"),
+            "appel a projets mobilite 2026"
+        );
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> DatePoint {
+        DatePoint::day(NaiveDate::from_ymd_opt(y, m, d).unwrap(), Paris, "")
+    }
+
+    #[test]
+    fn status_is_computed_from_dates_before_the_source_word() {
+        let now = "2026-05-10T12:00:00Z".parse().unwrap();
+        let table: &[(
+            &str,
+            Vec<DatePoint>,
+            Option<DatePoint>,
+            Option<Status>,
+            Status,
+        )] = &[
+            (
+                "all deadlines past",
+                vec![day(2026, 5, 1)],
+                None,
+                Some(Status::Open),
+                Status::Closed,
+            ),
+            (
+                "deadline today is still open",
+                vec![day(2026, 5, 10)],
+                None,
+                None,
+                Status::Open,
+            ),
+            (
+                "opening in the future",
+                vec![day(2026, 9, 1)],
+                Some(day(2026, 6, 1)),
+                Some(Status::Open),
+                Status::Forthcoming,
+            ),
+            (
+                "opened already",
+                vec![day(2026, 9, 1)],
+                Some(day(2026, 5, 1)),
+                Some(Status::Forthcoming),
+                Status::Open,
+            ),
+            (
+                "no dates: source word",
+                vec![],
+                None,
+                Some(Status::Forthcoming),
+                Status::Forthcoming,
+            ),
+            (
+                "source says closed but a deadline is ahead",
+                vec![day(2026, 9, 1)],
+                None,
+                Some(Status::Closed),
+                Status::Open,
+            ),
+            ("no dates, no word", vec![], None, None, Status::Open),
+        ];
+        for (name, deadlines, opening, said, want) in table {
+            assert_eq!(
+                compute_status(deadlines, opening.as_ref(), *said, now),
+                *want,
+                "{name}"
+            );
+        }
+    }
+}
