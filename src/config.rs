@@ -32,7 +32,7 @@ pub const DEFAULT_USER_AGENT: &str = concat!(
 #[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("{path}: cannot read the file: {source}. Check the path (or pass --sources FILE).")]
+    #[error("{path}: cannot read the file (check the path, or pass --sources FILE)")]
     Read {
         /// File.
         path: PathBuf,
@@ -826,6 +826,29 @@ deadline = ".date-limite"
             for n in *needles {
                 assert!(msg.contains(n), "{name}: {msg:?} lacks {n:?}");
             }
+        }
+    }
+
+    #[test]
+    fn the_shipped_sources_file_is_valid() {
+        let s = Sources::parse(include_str!("../sources.toml"), Path::new("sources.toml")).unwrap();
+        for required in [
+            "eu-horizon",
+            "eu-erasmus",
+            "eu-other",
+            "anr",
+            "campusfrance-phc",
+            "region-aura",
+            "euraxess-funding",
+            "ukri",
+            "nsf",
+            "eu-msca",
+            "eu-erc",
+        ] {
+            assert!(
+                s.get(required).is_some(),
+                "{required} missing from sources.toml"
+            );
         }
     }
 
