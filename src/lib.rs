@@ -15,10 +15,11 @@
 #![warn(missing_docs)]
 
 pub mod config;
-pub mod crawl;
+// pub mod crawl; (enabled once fetch, extract and store land)
 pub mod dates;
 pub mod extract;
 pub mod fetch;
 pub mod model;
 pub mod normalize;
+pub mod settings;
 pub mod store;
