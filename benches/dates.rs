@@ -51,16 +51,32 @@ fn load_labelled(path: &Path) -> Vec<Labelled> {
             let f: Vec<&str> = l.split('\t').collect();
             Labelled {
                 phrase: f[0].replace("\\n", "\n"),
-                lang: if f[1] == "fr" { Language::Fr } else { Language::En },
-                now: NaiveDate::parse_from_str(f[2], "%Y-%m-%d").expect("now").and_hms_opt(12, 0, 0).expect("noon").and_utc(),
-                want: if f[3] == "-" { BTreeSet::new() } else { f[3].split(',').map(str::to_owned).collect() },
+                lang: if f[1] == "fr" {
+                    Language::Fr
+                } else {
+                    Language::En
+                },
+                now: NaiveDate::parse_from_str(f[2], "%Y-%m-%d")
+                    .expect("now")
+                    .and_hms_opt(12, 0, 0)
+                    .expect("noon")
+                    .and_utc(),
+                want: if f[3] == "-" {
+                    BTreeSet::new()
+                } else {
+                    f[3].split(',').map(str::to_owned).collect()
+                },
             }
         })
         .collect()
 }
 
 fn ours_correct(l: &Labelled) -> bool {
-    let ctx = DateContext { lang: l.lang, zone: chrono_tz::Europe::Paris, now: l.now };
+    let ctx = DateContext {
+        lang: l.lang,
+        zone: chrono_tz::Europe::Paris,
+        now: l.now,
+    };
     let got: BTreeSet<String> = extract(&l.phrase, &ctx)
         .into_iter()
         .filter(|f| f.role == DateRole::Deadline)
@@ -104,7 +120,11 @@ fn main() {
     let bytes: usize = docs.iter().map(String::len).sum();
 
     // fundwatch: the whole corpus, best of 3.
-    let ctx = DateContext { lang: Language::Fr, zone: chrono_tz::Europe::Paris, now: "2026-11-26T12:00:00Z".parse().expect("now") };
+    let ctx = DateContext {
+        lang: Language::Fr,
+        zone: chrono_tz::Europe::Paris,
+        now: "2026-11-26T12:00:00Z".parse().expect("now"),
+    };
     let mut best = f64::MAX;
     let mut found = 0usize;
     for _ in 0..3 {
@@ -117,8 +137,10 @@ fn main() {
     let ours_ok = labelled.iter().filter(|l| ours_correct(l)).count();
 
     // dateparser on the same documents (a prefix, within a time budget) and phrases.
-    let tmp = std::env::temp_dir().join(format!("fundwatch-dates-bench-{}.json", std::process::id()));
-    let payload = serde_json::json!({ "docs": docs, "seconds_budget": 20, "phrases_per_doc": per_doc });
+    let tmp =
+        std::env::temp_dir().join(format!("fundwatch-dates-bench-{}.json", std::process::id()));
+    let payload =
+        serde_json::json!({ "docs": docs, "seconds_budget": 20, "phrases_per_doc": per_doc });
     std::fs::write(&tmp, payload.to_string()).expect("write corpus");
     let py = Command::new("python3")
         .arg(root.join("benches/dateparser_bench.py"))
@@ -133,12 +155,32 @@ fn main() {
         Err(e) => serde_json::json!({ "error": format!("python3 not runnable: {e}") }),
     };
 
-    println!("date extraction — {} documents, {:.1} MB, {} labelled phrases", docs.len(), bytes as f64 / 1e6, labelled.len());
+    println!(
+        "date extraction — {} documents, {:.1} MB, {} labelled phrases",
+        docs.len(),
+        bytes as f64 / 1e6,
+        labelled.len()
+    );
     println!("(fundwatch found {found} dates in the corpus)\n");
-    println!("{:<22} {:>12} {:>14} {:>16}", "", "MB/s", "phrases/s", "accuracy");
-    println!("{:<22} {:>12.2} {:>14.0} {:>9}/{} ({:.0}%)", "fundwatch", ours_mbs, ours_pps, ours_ok, labelled.len(), 100.0 * ours_ok as f64 / labelled.len() as f64);
+    println!(
+        "{:<22} {:>12} {:>14} {:>16}",
+        "", "MB/s", "phrases/s", "accuracy"
+    );
+    println!(
+        "{:<22} {:>12.2} {:>14.0} {:>9}/{} ({:.0}%)",
+        "fundwatch",
+        ours_mbs,
+        ours_pps,
+        ours_ok,
+        labelled.len(),
+        100.0 * ours_ok as f64 / labelled.len() as f64
+    );
     if let Some(err) = dp.get("error") {
-        println!("{:<22} {}", "dateparser", err.as_str().unwrap_or("unavailable"));
+        println!(
+            "{:<22} {}",
+            "dateparser",
+            err.as_str().unwrap_or("unavailable")
+        );
         return;
     }
     let f = |k: &str| dp[k].as_f64().unwrap_or(0.0);

@@ -17,6 +17,7 @@
 pub mod config;
 // pub mod crawl; (enabled once fetch, extract and store land)
 pub mod dates;
+pub mod digest;
 pub mod extract;
 pub mod fetch;
 pub mod model;
