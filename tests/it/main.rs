@@ -3,4 +3,5 @@
 //! server, a SQLite file, an on-disk index, the built binary.
 
 // mod cli_crawl;
+// mod identity;
 mod support;
