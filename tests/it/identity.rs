@@ -1,4 +1,7 @@
 //! One call, one record; tracked changes — end to end through two crawls of
+//!
+//! Dates are far in the future so that statuses do not change as the
+//! calendar moves on.
 //! a loopback server whose content changes in between.
 
 use serde_json::Value;
@@ -81,7 +84,7 @@ fn portal(status: &str, start: &str) -> String {
             "metadata": {
                 "identifier": ["HORIZON-CL6-2027-01-SOIL-01"], "title": ["Living labs for healthy soils"],
                 "type": ["1"], "status": [status], "frameworkProgramme": ["43108390"],
-                "startDate": [start], "deadlineDate": ["2027-09-15T00:00:00.000+0000"],
+                "startDate": [start], "deadlineDate": ["2099-09-15T00:00:00.000+0000"],
                 "deadlineModel": ["single-stage"],
                 "descriptionByte": ["<p>Living labs that improve soil health across Europe.</p>"]
             }
@@ -97,7 +100,7 @@ async fn mount(server: &MockServer, agency_deadline: &str, agency_utm: &str, por
         "pcn-soil",
         "Missions : laboratoires vivants pour des sols sains",
         "https://pcn.example/appels/sols-sains",
-        "Le topic HORIZON-CL6-2027-01-SOIL-01 de la mission Sol est ouvert. Date limite : 15 septembre 2027.",
+        "Le topic HORIZON-CL6-2027-01-SOIL-01 de la mission Sol est ouvert. Date limite : 15 septembre 2099.",
     )]);
     Mock::given(method("GET"))
         .and(path("/pcn/feed.xml"))
@@ -126,7 +129,7 @@ async fn mount(server: &MockServer, agency_deadline: &str, agency_utm: &str, por
         "relay-77",
         "Appel à projets « Mobilité doctorale » 2027",
         "https://relais.example/actus/77",
-        "Relais : l'agence lance son appel. Date limite de dépôt : 15/03/2027 à 17h00 (heure de Paris).",
+        "Relais : l'agence lance son appel. Date limite de dépôt : 15/03/2098 à 17h00 (heure de Paris).",
     )]);
     Mock::given(method("GET"))
         .and(path("/relay/feed.xml"))
@@ -168,7 +171,7 @@ async fn the_same_call_on_several_sources_is_one_call_and_changes_are_tracked() 
     // The first source to report a call owns its fields; the others add
     // links. The authoritative sources are crawled first here so that the
     // test does not depend on which parallel crawl finishes first.
-    mount(&server, "15/03/2027", "newsletter", "31094501", "2099-01-05T00:00:00.000+0000").await;
+    mount(&server, "15/03/2098", "newsletter", "31094501", "2099-01-05T00:00:00.000+0000").await;
     crawl(dir.path(), &["eu-horizon", "agency"]);
     crawl(dir.path(), &[]);
 
@@ -192,7 +195,7 @@ async fn the_same_call_on_several_sources_is_one_call_and_changes_are_tracked() 
 
     // Crawl 2: the agency moves its deadline and its links carry another
     // tracking tag; the topic opens.
-    mount(&server, "29/03/2027", "twitter", "31094502", "2026-01-05T00:00:00.000+0000").await;
+    mount(&server, "29/03/2098", "twitter", "31094502", "2026-01-05T00:00:00.000+0000").await;
     crawl(dir.path(), &[]);
 
     // Ids are stable across re-crawls and tracking parameters.
@@ -202,8 +205,8 @@ async fn the_same_call_on_several_sources_is_one_call_and_changes_are_tracked() 
     let shown = show(dir.path(), &agency_id);
     let history = shown["history"].as_array().unwrap();
     let moved = history.iter().find(|h| h["field"] == "deadlines").unwrap_or_else(|| panic!("no deadline change in {history:#?}"));
-    assert!(moved["old"].to_string().contains("2027-03-15"), "{moved:#}");
-    assert!(moved["new"].to_string().contains("2027-03-29"), "{moved:#}");
+    assert!(moved["old"].to_string().contains("2098-03-15"), "{moved:#}");
+    assert!(moved["new"].to_string().contains("2098-03-29"), "{moved:#}");
 
     let shown = show(dir.path(), &portal_id);
     assert_eq!(shown["call"]["status"], "open");
