@@ -1,8 +1,8 @@
 //! One call, one record; tracked changes — end to end through two crawls of
+//! a loopback server whose content changes in between.
 //!
 //! Dates are far in the future so that statuses do not change as the
 //! calendar moves on.
-//! a loopback server whose content changes in between.
 
 use serde_json::Value;
 use wiremock::matchers::{method, path};
