@@ -16,6 +16,7 @@
 
 pub mod config;
 // pub mod crawl; (enabled once fetch, extract and store land)
+pub mod daemon;
 pub mod dates;
 pub mod digest;
 pub mod extract;
