@@ -1,10 +1,83 @@
-//! Date extraction from French and English free text (placeholder: the real
-//! extractor replaces this body; the signature is the contract).
+//! Date extraction from French and English free text: every date a call page
+//! states, with its role (deadline, opening, publication, other), its
+//! precision (instant, day, month), its zone and its stage label.
+//!
+//! A missed or mis-stated deadline is the worst thing fundwatch can do, so
+//! this module owns one job and keeps it pure: it takes text and a
+//! [`DateContext`] (`now`, default zone, language) and returns values; no IO,
+//! no clock. The phrasings it reads are catalogued in SOURCES-FORMATS.md §4–§5
+//! and the real quotations of `deadline_phrasings_real.tsv` (all of them are
+//! in the test table, `src/dates/tests.rs`).
+//!
+//! # How it works
+//!
+//! 1. Markup: when the text holds tags, they are stripped (block tags become
+//!    line breaks), entities decoded, and a `<time datetime="…">` element is
+//!    authoritative: its attribute gives the instant and a parenthesised IANA
+//!    name in its content gives the zone (EURAXESS, SOURCES-FORMATS.md §4).
+//! 2. A linear tokenizer splits the text into numbers, words and single
+//!    punctuation characters (letter/digit changes split: `17h00`, `1er`,
+//!    `18T19`, `4.00pm`).
+//! 3. A hand-written recursive-descent scanner tries, at each number or
+//!    month-ish word, the date shapes (ISO, ISO with `T`/offset, `DD/MM/YYYY`,
+//!    `DD.MM.YYYY`, `D Month [YYYY]`, `Month D[, YYYY]`, `[qualifier] Month
+//!    [YYYY]`), then a time of day, then a zone, then a range tail. A time
+//!    with no date (`due by 5 p.m. proposer's local time):`) is kept pending
+//!    and given to the deadlines that follow on the same line and sentence.
+//! 4. Dates separated only by `,`/`and`/`et` form a group (multiple
+//!    cut-offs); each group takes its role and stage label from the keywords
+//!    nearest before it in its clause, else just after it (see [`role_of`]).
+//!
+//! # Rules worth knowing (each is tested)
+//!
+//! * **Missing year**: among the years `now-1 ..= now+1`, the candidate whose
+//!   date lies in `[now − 6 months, now + 18 months)` and is nearest to `now`
+//!   (ties go to the later year: a deadline believed past is worse than one
+//!   believed future). Range starts take the year of their end (minus one if
+//!   that would put the start after the end); list items take the year of the
+//!   next item that states one. `July 18, Annually Thereafter` (NSF) is the
+//!   next July 18 on or after `now` and after any stated July 18 nearby.
+//! * **Roles**: nearest keyword wins; an unlabelled lone date is a deadline;
+//!   an unlabelled range is opening → deadline; a range under a publication
+//!   or "other" keyword never yields a deadline (its end becomes `other`).
+//! * **Zones**: `heure de Paris` → Europe/Paris; `Brussels (local) time` →
+//!   Europe/Brussels; `UK time` → Europe/London; `GMT+1`/`UTC+2` → fixed
+//!   offset named `Etc/GMT-1` (IANA's inverted sign); `(Europe/Madrid)` → that
+//!   zone; `proposer's/submitter's local time` or nothing → `ctx.zone`.
+//!   Abbreviations (`CET`, `CEST`, `BST`, `EST`…) name a fixed offset but
+//!   are often written loosely (`12h CET` on 4 October, which is summer
+//!   time): the earlier of the literal offset and the region's real local
+//!   time is taken, and the region's IANA name is reported
+//!   (Europe/Brussels for CET/CEST). For a deadline, earlier is the safe side.
+//! * **DST**: local times go through chrono-tz; an ambiguous autumn hour
+//!   takes the earlier instant; a non-existent spring hour is read with the
+//!   new offset (again the earlier reading).
+//! * **Midnight**: `minuit`/`midnight`/`24:00` on a day is 23:59:59 of that
+//!   day (the deadline is the end of the stated day, not the next day).
+//! * **Numeric dates**: `DD/MM/YYYY` (European sources) unless the middle
+//!   number cannot be a month (`MM/DD/YYYY` then). Bare 8-digit numbers
+//!   (grants.gov `MMDDYYYY`) are not dates in free text: API fields have a
+//!   fixed format and are parsed by their adapter.
+//! * **SEDIA midnight UTC** (`T00:00:00.000+0000`) is a date, not an instant
+//!   (SOURCES-FORMATS.md §1.4).
+//! * **Traps**: Catalan `7 de setembre` is ignored (not a French or English
+//!   month; only `of` may join a day and a month); bare years (a page title's
+//!   `2023`) are never dates; `Cachet de la poste faisant foi` is not a date.
 
-use chrono::{DateTime, Utc};
+use std::str::FromStr;
+use std::sync::LazyLock;
+
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, Months, NaiveDate, NaiveDateTime, NaiveTime,
+    TimeZone, Utc,
+};
 use chrono_tz::Tz;
+use regex::Regex;
 
-use crate::model::{FoundDate, Language};
+use crate::model::{DatePoint, DateRole, FoundDate, Language};
+
+#[cfg(test)]
+mod tests;
 
 /// What the extractor needs to read a date: the text's language, the zone for
 /// times given without one, and the context date used to infer a missing year.
@@ -20,6 +93,1575 @@ pub struct DateContext {
 
 /// Every date found in `text`, in order of appearance, each with its role.
 pub fn extract(text: &str, ctx: &DateContext) -> Vec<FoundDate> {
-    let _ = (text, ctx);
-    Vec::new()
+    if has_markup(text) {
+        let (clean, overrides) = strip_markup(text);
+        extract_clean(&clean, ctx, &overrides)
+    } else {
+        extract_clean(text, ctx, &[])
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Markup
+// ---------------------------------------------------------------------------
+
+/// A `<time datetime>` element: the span of its content in the cleaned text
+/// and the attribute value.
+struct TimeElement {
+    start: usize,
+    end: usize,
+    datetime: String,
+}
+
+fn has_markup(text: &str) -> bool {
+    let b = text.as_bytes();
+    memchr_iter(b, b'<').any(|i| {
+        b.get(i + 1)
+            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'/' || *c == b'!')
+    })
+}
+
+fn memchr_iter(b: &[u8], needle: u8) -> impl Iterator<Item = usize> + '_ {
+    b.iter()
+        .enumerate()
+        .filter(move |(_, c)| **c == needle)
+        .map(|(i, _)| i)
+}
+
+/// Tags that break a line when rendered; others are replaced by a space.
+fn is_block_tag(name: &str) -> bool {
+    matches!(
+        name,
+        "br" | "p"
+            | "div"
+            | "li"
+            | "ul"
+            | "ol"
+            | "tr"
+            | "td"
+            | "th"
+            | "dt"
+            | "dd"
+            | "dl"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "table"
+            | "section"
+            | "article"
+            | "header"
+            | "footer"
+    )
+}
+
+fn push_decoded(out: &mut String, seg: &str) {
+    if seg.contains('&') {
+        out.push_str(&html_escape::decode_html_entities(seg).replace('\u{a0}', " "));
+    } else {
+        out.push_str(seg);
+    }
+}
+
+fn attr_value(tag: &str, name: &str) -> Option<String> {
+    let lower = tag.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(p) = lower[from..].find(name) {
+        let at = from + p;
+        from = at + name.len();
+        let before_ok = at == 0 || lower.as_bytes()[at - 1].is_ascii_whitespace();
+        let rest = lower[from..].trim_start();
+        if !before_ok || !rest.starts_with('=') {
+            continue;
+        }
+        let off = tag.len() - rest.len() + 1;
+        let val = tag[off..].trim_start();
+        let (q, body) = match val.chars().next() {
+            Some(q @ ('"' | '\'')) => (Some(q), &val[1..]),
+            _ => (None, val),
+        };
+        let end = match q {
+            Some(q) => body.find(q).unwrap_or(body.len()),
+            None => body
+                .find(|c: char| c.is_whitespace() || c == '>')
+                .unwrap_or(body.len()),
+        };
+        return Some(body[..end].to_owned());
+    }
+    None
+}
+
+/// Strips tags, decodes entities, and records `<time datetime>` elements.
+fn strip_markup(text: &str) -> (String, Vec<TimeElement>) {
+    let mut out = String::with_capacity(text.len());
+    let mut elements = Vec::new();
+    let mut open_time: Option<(usize, String)> = None;
+    let mut rest = text;
+    while let Some(p) = rest.find('<') {
+        push_decoded(&mut out, &rest[..p]);
+        let after = &rest[p..];
+        let Some(q) = after.find('>') else {
+            push_decoded(&mut out, after);
+            rest = "";
+            break;
+        };
+        let tag = &after[1..q];
+        let closing = tag.starts_with('/');
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let is_tag = tag
+            .trim_start_matches('/')
+            .starts_with(|c: char| c.is_ascii_alphabetic() || c == '!');
+        if !is_tag {
+            out.push('<');
+            rest = &after[1..];
+            continue;
+        }
+        out.push(if is_block_tag(&name) { '\n' } else { ' ' });
+        if name == "time" {
+            if closing {
+                if let Some((start, datetime)) = open_time.take() {
+                    elements.push(TimeElement {
+                        start,
+                        end: out.len() - 1,
+                        datetime,
+                    });
+                }
+            } else if let Some(dt) = attr_value(tag, "datetime") {
+                open_time = Some((out.len(), dt));
+            }
+        }
+        rest = &after[q + 1..];
+    }
+    push_decoded(&mut out, rest);
+    (out, elements)
+}
+
+// ---------------------------------------------------------------------------
+// Tokens
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Num,
+    Word,
+    Punct(char),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Tok {
+    kind: Kind,
+    start: usize,
+    end: usize,
+    /// Value of a number (saturating), 0 otherwise.
+    num: u32,
+    /// A line break lies between the previous token and this one.
+    nl: bool,
+}
+
+impl Tok {
+    fn digits(&self) -> usize {
+        self.end - self.start
+    }
+}
+
+fn tokenize(text: &str) -> Vec<Tok> {
+    let mut toks = Vec::with_capacity(text.len() / 4);
+    let mut nl = false;
+    let mut it = text.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        if c.is_whitespace() {
+            nl |= c == '\n';
+            continue;
+        }
+        if c.is_ascii_digit() {
+            let mut end = i + 1;
+            let mut num = c as u32 - '0' as u32;
+            while let Some(&(j, d)) = it.peek() {
+                if !d.is_ascii_digit() {
+                    break;
+                }
+                num = num.saturating_mul(10).saturating_add(d as u32 - '0' as u32);
+                end = j + 1;
+                it.next();
+            }
+            toks.push(Tok { kind: Kind::Num, start: i, end, num, nl });
+        } else if c.is_alphabetic() || c == '_' {
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = it.peek() {
+                if !(d.is_alphabetic() || d == '_') {
+                    break;
+                }
+                end = j + d.len_utf8();
+                it.next();
+            }
+            toks.push(Tok { kind: Kind::Word, start: i, end, num: 0, nl });
+        } else {
+            toks.push(Tok {
+                kind: Kind::Punct(c),
+                start: i,
+                end: i + c.len_utf8(),
+                num: 0,
+                nl,
+            });
+        }
+        nl = false;
+    }
+    toks
+}
+
+/// A lowercase copy of a short word in a stack buffer (no allocation: this
+/// runs for every word the scanner looks at).
+struct Lower {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl Lower {
+    fn of(s: &str) -> Option<Lower> {
+        if s.len() > 24 {
+            return None;
+        }
+        let mut buf = [0u8; 32];
+        let mut len = 0;
+        for c in s.chars().flat_map(char::to_lowercase) {
+            let mut tmp = [0u8; 4];
+            let e = c.encode_utf8(&mut tmp);
+            if len + e.len() > buf.len() {
+                return None;
+            }
+            buf[len..len + e.len()].copy_from_slice(e.as_bytes());
+            len += e.len();
+        }
+        Some(Lower { buf, len })
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+/// The scanner's view: tokens plus the text they index.
+struct Scan<'a> {
+    text: &'a str,
+    toks: Vec<Tok>,
+}
+
+impl Scan<'_> {
+    fn tok(&self, i: usize) -> Option<&Tok> {
+        self.toks.get(i)
+    }
+
+    fn word(&self, i: usize) -> Option<Lower> {
+        let t = self.toks.get(i)?;
+        if t.kind != Kind::Word {
+            return None;
+        }
+        Lower::of(&self.text[t.start..t.end])
+    }
+
+    fn is_word(&self, i: usize, options: &[&str]) -> bool {
+        self.word(i).is_some_and(|w| options.contains(&w.as_str()))
+    }
+
+    fn is_punct(&self, i: usize, options: &[char]) -> bool {
+        matches!(self.toks.get(i), Some(Tok { kind: Kind::Punct(c), .. }) if options.contains(c))
+    }
+
+    fn num(&self, i: usize) -> Option<&Tok> {
+        self.toks.get(i).filter(|t| t.kind == Kind::Num)
+    }
+
+    /// Token `i` starts right where token `i-1` ends (no space).
+    fn adjacent(&self, i: usize) -> bool {
+        i > 0 && self.toks.get(i).is_some_and(|t| t.start == self.toks[i - 1].end)
+    }
+
+    fn raw(&self, i: usize) -> &str {
+        self.toks.get(i).map_or("", |t| &self.text[t.start..t.end])
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Vocabulary
+// ---------------------------------------------------------------------------
+
+/// French and English month names and abbreviations. Catalan, Spanish or
+/// Italian names are deliberately absent (`setembre` must not become a date).
+fn month_of(w: &str) -> Option<u32> {
+    Some(match w {
+        "janvier" | "january" | "jan" | "janv" => 1,
+        "février" | "fevrier" | "february" | "feb" | "fév" | "févr" | "fev" | "fevr" => 2,
+        "mars" | "march" | "mar" => 3,
+        "avril" | "april" | "apr" | "avr" => 4,
+        "mai" | "may" => 5,
+        "juin" | "june" | "jun" => 6,
+        "juillet" | "july" | "jul" | "juil" => 7,
+        "août" | "aout" | "august" | "aug" => 8,
+        "septembre" | "september" | "sep" | "sept" => 9,
+        "octobre" | "october" | "oct" => 10,
+        "novembre" | "november" | "nov" => 11,
+        "décembre" | "decembre" | "december" | "dec" | "déc" => 12,
+        _ => return None,
+    })
+}
+
+/// Full month names (a month without day or year is only read in full).
+fn is_full_month_name(w: &str) -> bool {
+    w.len() > 4 || matches!(w, "mars" | "mai" | "juin" | "june" | "july" | "août" | "aout")
+}
+
+fn is_weekday(w: &str) -> bool {
+    matches!(
+        w,
+        "lundi"
+            | "mardi"
+            | "mercredi"
+            | "jeudi"
+            | "vendredi"
+            | "samedi"
+            | "dimanche"
+            | "monday"
+            | "tuesday"
+            | "wednesday"
+            | "thursday"
+            | "friday"
+            | "saturday"
+            | "sunday"
+            | "mon"
+            | "tue"
+            | "tues"
+            | "wed"
+            | "thu"
+            | "thur"
+            | "thurs"
+            | "fri"
+            | "sat"
+            | "sun"
+    )
+}
+
+fn is_ordinal_suffix(w: &str) -> bool {
+    matches!(w, "er" | "re" | "e" | "ème" | "eme" | "st" | "nd" | "rd" | "th")
+}
+
+/// Named places and regions that fix a zone (`heure de Paris`,
+/// `Brussels time`, `date et heure du Sénégal`).
+fn place_zone(w: &str) -> Option<Tz> {
+    use chrono_tz::{Africa, America, Asia, Europe};
+    Some(match w {
+        "paris" | "france" | "française" | "francaise" => Europe::Paris,
+        "bruxelles" | "brussels" | "belgium" | "belgique" => Europe::Brussels,
+        "london" | "londres" | "uk" | "british" => Europe::London,
+        "luxembourg" => Europe::Luxembourg,
+        "berlin" | "germany" | "allemagne" => Europe::Berlin,
+        "madrid" | "spain" | "espagne" => Europe::Madrid,
+        "rome" | "italy" | "italie" => Europe::Rome,
+        "amsterdam" => Europe::Amsterdam,
+        "lisbon" | "lisbonne" | "portugal" => Europe::Lisbon,
+        "dakar" | "sénégal" | "senegal" => Africa::Dakar,
+        "bamako" | "mali" => Africa::Bamako,
+        "mauritanie" | "mauritania" | "nouakchott" => Africa::Nouakchott,
+        "maroc" | "morocco" | "rabat" => Africa::Casablanca,
+        "tunisie" | "tunisia" | "tunis" => Africa::Tunis,
+        "algérie" | "algerie" | "algeria" | "alger" => Africa::Algiers,
+        "québec" | "quebec" | "montréal" | "montreal" => America::Toronto,
+        "tokyo" | "japan" | "japon" => Asia::Tokyo,
+        "eastern" => America::New_York,
+        "pacific" => America::Los_Angeles,
+        _ => return None,
+    })
+}
+
+/// Zone abbreviations: the region they loosely name and their literal offset
+/// in seconds. `CST`/`IST` are absent: they name several unrelated zones.
+fn abbreviation_zone(w: &str) -> Option<(Tz, i32)> {
+    use chrono_tz::{America, Asia, Australia, Europe};
+    const H: i32 = 3600;
+    Some(match w {
+        "cet" => (Europe::Brussels, H),
+        "cest" => (Europe::Brussels, 2 * H),
+        "wet" => (Europe::Lisbon, 0),
+        "west" => (Europe::Lisbon, H),
+        "bst" => (Europe::London, H),
+        "eet" => (Europe::Athens, 2 * H),
+        "eest" => (Europe::Athens, 3 * H),
+        "est" => (America::New_York, -5 * H),
+        "edt" => (America::New_York, -4 * H),
+        "pst" => (America::Los_Angeles, -8 * H),
+        "pdt" => (America::Los_Angeles, -7 * H),
+        "mst" => (America::Denver, -7 * H),
+        "mdt" => (America::Denver, -6 * H),
+        "jst" => (Asia::Tokyo, 9 * H),
+        "kst" => (Asia::Seoul, 9 * H),
+        "hkt" => (Asia::Hong_Kong, 8 * H),
+        "sgt" => (Asia::Singapore, 8 * H),
+        "aest" => (Australia::Sydney, 10 * H),
+        "aedt" => (Australia::Sydney, 11 * H),
+        _ => return None,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Parsed pieces
+// ---------------------------------------------------------------------------
+
+/// A time of day; `23:59:59` stands for midnight at the end of the day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Clock {
+    h: u32,
+    m: u32,
+    s: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ZoneSpec {
+    /// A real zone (named place, IANA name in the text).
+    Tz(Tz),
+    /// An abbreviation: the region and the literal offset (seconds east).
+    Abbrev(Tz, i32),
+    /// A numeric UTC offset (seconds east).
+    Fixed(i32),
+    /// "local time" of the reader: the context zone.
+    Local,
+}
+
+impl ZoneSpec {
+    fn tz(self, ctx: &DateContext) -> Tz {
+        match self {
+            ZoneSpec::Tz(tz) | ZoneSpec::Abbrev(tz, _) => tz,
+            ZoneSpec::Fixed(off) => fixed_tz(off),
+            ZoneSpec::Local => ctx.zone,
+        }
+    }
+
+    fn instant(self, local: NaiveDateTime, ctx: &DateContext) -> DateTime<Utc> {
+        match self {
+            ZoneSpec::Tz(tz) => local_to_utc(tz, local),
+            ZoneSpec::Local => local_to_utc(ctx.zone, local),
+            ZoneSpec::Fixed(off) => (local - Duration::seconds(i64::from(off))).and_utc(),
+            ZoneSpec::Abbrev(tz, off) => {
+                let literal = (local - Duration::seconds(i64::from(off))).and_utc();
+                literal.min(local_to_utc(tz, local))
+            }
+        }
+    }
+}
+
+/// The IANA name for a whole-hour fixed offset (`+02:00` is `Etc/GMT-2`:
+/// the Etc area inverts the sign, POSIX style); UTC otherwise.
+fn fixed_tz(off: i32) -> Tz {
+    if off == 0 || off % 3600 != 0 {
+        return Tz::UTC;
+    }
+    let h = off / 3600;
+    let name = format!("Etc/GMT{}{}", if h > 0 { '-' } else { '+' }, h.abs());
+    Tz::from_str(&name).unwrap_or(Tz::UTC)
+}
+
+/// Local wall-clock time to UTC. Ambiguous (autumn) → the earlier instant;
+/// non-existent (spring gap) → read with the post-gap offset, which is also
+/// the earlier reading: for a deadline, earlier is the safe side.
+fn local_to_utc(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => t.with_timezone(&Utc),
+        LocalResult::Ambiguous(a, b) => a.with_timezone(&Utc).min(b.with_timezone(&Utc)),
+        LocalResult::None => match tz.from_local_datetime(&(local + Duration::hours(1))) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => {
+                t.with_timezone(&Utc) - Duration::hours(1)
+            }
+            LocalResult::None => local.and_utc(),
+        },
+    }
+}
+
+/// One date as scanned, before year inference and role assignment.
+#[derive(Debug, Clone)]
+struct Point {
+    /// Byte span in the (cleaned) text.
+    start: usize,
+    end: usize,
+    year: Option<i32>,
+    month: u32,
+    /// `None`: month precision.
+    day: Option<u32>,
+    clock: Option<Clock>,
+    zone: Option<ZoneSpec>,
+    /// An instant read with its own offset (ISO with offset, `<time>`),
+    /// with the zone to report.
+    fixed: Option<(DateTime<Utc>, Tz)>,
+    /// ISO midnight UTC from SEDIA: a date in UTC.
+    date_in: Option<Tz>,
+    /// "Annually Thereafter": the next occurrence.
+    recurring: bool,
+}
+
+impl Point {
+    fn new(start: usize, end: usize, year: Option<i32>, month: u32, day: Option<u32>) -> Self {
+        Point {
+            start,
+            end,
+            year,
+            month,
+            day,
+            clock: None,
+            zone: None,
+            fixed: None,
+            date_in: None,
+            recurring: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RangePos {
+    Lone,
+    Start,
+    End,
+}
+
+#[derive(Debug, Clone)]
+struct Item {
+    point: Point,
+    range: RangePos,
+}
+
+/// A time stated without a date (`due by 5 p.m. proposer's local time`).
+struct Pending {
+    end: usize,
+    clock: Clock,
+    zone: Option<ZoneSpec>,
+}
+
+// ---------------------------------------------------------------------------
+// Scanner
+// ---------------------------------------------------------------------------
+
+fn valid_year(n: u32) -> bool {
+    (1990..=2100).contains(&n)
+}
+
+impl Scan<'_> {
+    /// Tries a full date (with optional weekday, time, zone) at token `i`.
+    /// Returns the point and the index of the first token after it.
+    fn point(&self, i: usize) -> Option<(Point, usize)> {
+        let mut j = i;
+        if self.word(j).is_some_and(|w| is_weekday(w.as_str())) {
+            j += 1;
+            if self.is_punct(j, &[',']) {
+                j += 1;
+            }
+            // "Le jeudi 27 octobre": "le" after nothing; "Thursday, the 3rd".
+            if self.is_word(j, &["the", "le"]) {
+                j += 1;
+            }
+        }
+        let (mut p, mut k) = self.core(j)?;
+        p.start = self.toks[i].start;
+        if p.fixed.is_none() && p.day.is_some() {
+            if let Some((clock, k2)) = self.clock(k, true) {
+                p.clock = Some(clock);
+                k = k2;
+            }
+            if let Some((zone, k2)) = self.zone(k) {
+                p.zone = Some(zone);
+                k = k2;
+            }
+        }
+        let comma = usize::from(self.is_punct(k, &[',']));
+        if p.year.is_none() && p.day.is_some() && self.is_word(k + comma, &["annually", "yearly"]) {
+            p.recurring = true;
+            k += comma + 1;
+            if self.is_word(k, &["thereafter"]) {
+                k += 1;
+            }
+        }
+        p.end = self.toks[k - 1].end;
+        Some((p, k))
+    }
+
+    /// The date itself: day, month, year.
+    fn core(&self, i: usize) -> Option<(Point, usize)> {
+        let t = self.tok(i)?;
+        match t.kind {
+            Kind::Num => self
+                .iso(i)
+                .or_else(|| self.numeric(i))
+                .or_else(|| self.day_month(i)),
+            Kind::Word => self.month_first(i),
+            Kind::Punct(_) => None,
+        }
+    }
+
+    /// `2016-10-27`, `2024-04-18T19:00:00.000+0200`, `2026-04-12T21:59:00Z`.
+    fn iso(&self, i: usize) -> Option<(Point, usize)> {
+        let y = self.num(i).filter(|t| t.digits() == 4 && valid_year(t.num))?;
+        if !(self.is_punct(i + 1, &['-']) && self.adjacent(i + 1)) {
+            return None;
+        }
+        let m = self.num(i + 2).filter(|t| t.digits() <= 2 && (1..=12).contains(&t.num))?;
+        if !(self.is_punct(i + 3, &['-']) && self.adjacent(i + 3) && self.adjacent(i + 2)) {
+            return None;
+        }
+        let d = self.num(i + 4).filter(|t| t.digits() <= 2 && self.adjacent(i + 4))?;
+        let date = NaiveDate::from_ymd_opt(y.num as i32, m.num, d.num)?;
+        let mut p = Point::new(y.start, d.end, Some(y.num as i32), m.num, Some(d.num));
+        let mut k = i + 5;
+        // `T` and a time glued to the date.
+        if self.adjacent(k) && self.word(k).is_some_and(|w| w.as_str() == "t") {
+            if let Some((clock, k2, offset)) = self.iso_time(k + 1) {
+                k = k2;
+                let local = date.and_hms_opt(clock.h, clock.m, clock.s)?;
+                match offset {
+                    Some(0) if clock == (Clock { h: 0, m: 0, s: 0 }) => {
+                        p.date_in = Some(Tz::UTC);
+                    }
+                    Some(off) => {
+                        let at = (local - Duration::seconds(i64::from(off))).and_utc();
+                        p.fixed = Some((at, fixed_tz(off)));
+                    }
+                    None => p.clock = Some(clock),
+                }
+            }
+        }
+        Some((p, k))
+    }
+
+    /// `HH:MM[:SS[.fff]][Z|±HHMM|±HH:MM]` right after an ISO `T`.
+    fn iso_time(&self, i: usize) -> Option<(Clock, usize, Option<i32>)> {
+        let h = self.num(i).filter(|t| t.digits() == 2 && t.num < 24 && self.adjacent(i))?;
+        if !(self.is_punct(i + 1, &[':']) && self.adjacent(i + 1)) {
+            return None;
+        }
+        let m = self.num(i + 2).filter(|t| t.digits() == 2 && t.num < 60)?;
+        let mut k = i + 3;
+        let mut s = 0;
+        if self.is_punct(k, &[':']) && self.adjacent(k) {
+            let st = self.num(k + 1).filter(|t| t.digits() == 2 && t.num < 61)?;
+            s = st.num.min(59);
+            k += 2;
+            if self.is_punct(k, &['.']) && self.adjacent(k) && self.num(k + 1).is_some() {
+                k += 2;
+            }
+        }
+        let clock = Clock { h: h.num, m: m.num, s };
+        if self.adjacent(k) && self.word(k).is_some_and(|w| w.as_str() == "z") {
+            return Some((clock, k + 1, Some(0)));
+        }
+        if self.adjacent(k) && self.is_punct(k, &['+', '-']) {
+            let sign = if self.is_punct(k, &['-']) { -1 } else { 1 };
+            let a = self.num(k + 1)?;
+            let (off, next) = if a.digits() == 4 {
+                (((a.num / 100) * 3600 + (a.num % 100) * 60) as i32, k + 2)
+            } else if a.digits() == 2 && self.is_punct(k + 2, &[':']) {
+                let b = self.num(k + 3)?;
+                ((a.num * 3600 + b.num * 60) as i32, k + 4)
+            } else {
+                return None;
+            };
+            return Some((clock, next, Some(sign * off)));
+        }
+        Some((clock, k, None))
+    }
+
+    /// `08/03/2024`, `18.04.2024`, `18-09-2024`.
+    fn numeric(&self, i: usize) -> Option<(Point, usize)> {
+        let a = self.num(i).filter(|t| t.digits() <= 2)?;
+        let sep = match self.tok(i + 1)?.kind {
+            Kind::Punct(c @ ('/' | '.' | '-')) if self.adjacent(i + 1) => c,
+            _ => return None,
+        };
+        let b = self.num(i + 2).filter(|t| t.digits() <= 2 && self.adjacent(i + 2))?;
+        if !(self.is_punct(i + 3, &[sep]) && self.adjacent(i + 3)) {
+            return None;
+        }
+        let y = self
+            .num(i + 4)
+            .filter(|t| t.digits() == 4 && valid_year(t.num) && self.adjacent(i + 4))?;
+        // Glued to more digits (`1.2.2024.5`, `12/03/2024/1`): not a date.
+        if self.adjacent(i + 5) && self.adjacent(i + 6) && self.num(i + 6).is_some() {
+            return None;
+        }
+        let (day, month) = if b.num <= 12 {
+            (a.num, b.num)
+        } else if sep == '/' && a.num <= 12 {
+            (b.num, a.num)
+        } else {
+            return None;
+        };
+        NaiveDate::from_ymd_opt(y.num as i32, month, day)?;
+        Some((
+            Point::new(a.start, y.end, Some(y.num as i32), month, Some(day)),
+            i + 5,
+        ))
+    }
+
+    /// Ordinal suffix after a day number: `1er`, `23rd`, `16 th`.
+    fn skip_ordinal(&self, k: usize) -> usize {
+        match self.word(k) {
+            Some(w) if is_ordinal_suffix(w.as_str()) => {
+                let glued = self.adjacent(k);
+                if glued || matches!(w.as_str(), "st" | "nd" | "rd" | "th") {
+                    k + 1
+                } else {
+                    k
+                }
+            }
+            _ => k,
+        }
+    }
+
+    /// A month word at `k` (with an optional abbreviation dot); `strict`
+    /// refuses a lowercase English `may` (the verb).
+    fn month_word(&self, k: usize, strict_may: bool) -> Option<(u32, usize)> {
+        let w = self.word(k)?;
+        let m = month_of(w.as_str())?;
+        if strict_may && w.as_str() == "may" && self.raw(k).starts_with('m') {
+            return None;
+        }
+        let mut next = k + 1;
+        if self.is_punct(next, &['.']) && self.adjacent(next) && w.as_str() != "mai" {
+            next += 1;
+        }
+        Some((m, next))
+    }
+
+    /// A year after a month or day: `[,] YYYY` (not a time like `2017 17:00`).
+    fn year_at(&self, k: usize) -> Option<(i32, usize)> {
+        let k = if self.is_punct(k, &[',']) { k + 1 } else { k };
+        let y = self.num(k).filter(|t| t.digits() == 4 && valid_year(t.num))?;
+        // `2024-05` or `2024/…`: part of something else.
+        if self.adjacent(k + 1) && self.is_punct(k + 1, &['-', '/', ':']) {
+            return None;
+        }
+        Some((y.num as i32, k + 1))
+    }
+
+    /// `1er avril 2021`, `20th of February`, `7 novembre 2022`, `24 Nov 2025`.
+    fn day_month(&self, i: usize) -> Option<(Point, usize)> {
+        let d = self.num(i).filter(|t| t.digits() <= 2 && (1..=31).contains(&t.num))?;
+        let mut k = self.skip_ordinal(i + 1);
+        if self.is_word(k, &["of"]) {
+            k += 1;
+        }
+        let year_follows = |k: usize| self.year_at(k).is_some();
+        let (month, k2) = match self.month_word(k, true) {
+            Some(x) => x,
+            None => {
+                // lowercase "may" is a verb unless a year follows.
+                let (m, k2) = self.month_word(k, false)?;
+                if !year_follows(k2) {
+                    return None;
+                }
+                (m, k2)
+            }
+        };
+        let mut p = Point::new(d.start, 0, None, month, Some(d.num));
+        let mut k = k2;
+        if let Some((y, k3)) = self.year_at(k) {
+            NaiveDate::from_ymd_opt(y, month, d.num)?;
+            p.year = Some(y);
+            k = k3;
+        } else if NaiveDate::from_ymd_opt(2024, month, d.num).is_none() {
+            return None;
+        }
+        p.end = self.toks[k - 1].end;
+        Some((p, k))
+    }
+
+    /// `October 15, 2014`, `June 9 th, 2017`, `Oct 27`, `April 2021`,
+    /// `fin mars 2022`, `début avril`, `End of April 2021`, `mi-février`.
+    fn month_first(&self, i: usize) -> Option<(Point, usize)> {
+        let mut k = i;
+        let mut qualified = false;
+        if let Some(w) = self.word(k) {
+            match w.as_str() {
+                "fin" | "début" | "debut" | "courant" | "mid" | "early" | "late" | "mi" | "en"
+                | "in" => {
+                    k += 1;
+                    if self.is_punct(k, &['-']) {
+                        k += 1;
+                    }
+                    qualified = true;
+                }
+                "end" | "beginning" | "start" | "middle" if self.is_word(k + 1, &["of"]) => {
+                    k += 2;
+                    qualified = true;
+                }
+                _ => {}
+            }
+        }
+        let (month, mut k2) = self.month_word(k, true)?;
+        let month_tok = k;
+        let mut p = Point::new(self.toks[i].start, 0, None, month, None);
+        if !qualified {
+            // Month D[th][, YYYY]
+            if let Some(d) = self
+                .num(k2)
+                .filter(|t| t.digits() <= 2 && (1..=31).contains(&t.num))
+            {
+                let k3 = self.skip_ordinal(k2 + 1);
+                // `Oct 27, 2016`; refuse `March 12.5` or `Mar 3:00`.
+                if !(self.adjacent(k2 + 1) && self.is_punct(k2 + 1, &['.', ':', '/', '-'])) {
+                    p.day = Some(d.num);
+                    k2 = k3;
+                    if let Some((y, k4)) = self.year_at(k2) {
+                        p.year = Some(y);
+                        k2 = k4;
+                    }
+                    NaiveDate::from_ymd_opt(p.year.unwrap_or(2024), month, d.num)?;
+                    p.end = self.toks[k2 - 1].end;
+                    return Some((p, k2));
+                }
+            }
+        }
+        // Month [YYYY]: needs a year or a qualifier and a full month name.
+        if let Some((y, k3)) = self.year_at(k2) {
+            p.year = Some(y);
+            k2 = k3;
+        } else {
+            let w = self.word(month_tok)?;
+            if !qualified || !is_full_month_name(w.as_str()) {
+                return None;
+            }
+        }
+        p.end = self.toks[k2 - 1].end;
+        Some((p, k2))
+    }
+
+    /// A time of day at `i`, after optional connectors (`à`, `at`, `,`,
+    /// `-`, `(`). `after_date` allows the connectors.
+    fn clock(&self, i: usize, after_date: bool) -> Option<(Clock, usize)> {
+        let mut k = i;
+        if after_date {
+            for _ in 0..2 {
+                if self.is_punct(k, &[',', '(', '-', '–', '@'])
+                    || self.is_word(k, &["à", "at", "by", "before", "avant", "vers", "um"])
+                {
+                    k += 1;
+                }
+            }
+        }
+        let (clock, k) = self.clock_at(k, after_date)?;
+        // `12.00 (noon)`, `12 noon`.
+        let k = if self.is_punct(k, &['('])
+            && self.is_word(k + 1, &["noon", "midday", "midi"])
+            && self.is_punct(k + 2, &[')'])
+        {
+            k + 3
+        } else if self.is_word(k, &["noon", "midday", "midi"]) && clock.h == 12 {
+            k + 1
+        } else {
+            k
+        };
+        Some((clock, k))
+    }
+
+    /// `allow_dot`: `12.00` alone is a time only right after a date (else it
+    /// is more likely an amount).
+    fn clock_at(&self, k: usize, allow_dot: bool) -> Option<(Clock, usize)> {
+        if let Some(w) = self.word(k) {
+            return match w.as_str() {
+                "midi" | "noon" | "midday" => Some((Clock { h: 12, m: 0, s: 0 }, k + 1)),
+                "minuit" | "midnight" => Some((Clock { h: 23, m: 59, s: 59 }, k + 1)),
+                _ => None,
+            };
+        }
+        let h = self.num(k).filter(|t| t.digits() <= 2 && t.num <= 24)?;
+        let mut m = 0;
+        let mut next = k + 1;
+        let mut strong = false;
+        if self.is_punct(next, &[':', '.']) && self.adjacent(next) {
+            let mt = self
+                .num(next + 1)
+                .filter(|t| t.digits() == 2 && t.num < 60 && self.adjacent(next + 1))?;
+            // `12.04.2024` is a date, `12:00:00` a time with seconds.
+            if self.is_punct(next + 2, &['.']) && self.adjacent(next + 2) && self.num(next + 3).is_some() {
+                return None;
+            }
+            strong = self.is_punct(next, &[':']);
+            m = mt.num;
+            next += 2;
+            if self.is_punct(next, &[':']) && self.adjacent(next) && self.num(next + 1).is_some() {
+                next += 2;
+            }
+            if self.is_word(next, &["h", "hrs", "hours", "heures", "uhr"]) {
+                next += 1;
+                strong = true;
+            }
+        } else if self.is_word(next, &["h"]) {
+            next += 1;
+            strong = true;
+            if let Some(mt) = self.num(next).filter(|t| t.digits() == 2 && t.num < 60) {
+                m = mt.num;
+                next += 1;
+            }
+        } else if self.is_word(next, &["heures", "heure", "hours", "hrs", "uhr"]) {
+            next += 1;
+            strong = true;
+        }
+        let mut h = h.num;
+        // am / pm / a.m. / p.m.
+        let ampm = if self.is_word(next, &["am", "pm"]) {
+            let pm = self.is_word(next, &["pm"]);
+            next += 1;
+            Some(pm)
+        } else if self.is_word(next, &["a", "p"])
+            && self.is_punct(next + 1, &['.'])
+            && self.is_word(next + 2, &["m"])
+        {
+            let pm = self.is_word(next, &["p"]);
+            next += 3;
+            if self.is_punct(next, &['.']) && self.adjacent(next) {
+                next += 1;
+            }
+            Some(pm)
+        } else {
+            None
+        };
+        if let Some(pm) = ampm {
+            if h == 0 || h > 12 {
+                return None;
+            }
+            h = match (pm, h) {
+                (true, 12) => 12,
+                (true, h) => h + 12,
+                (false, 12) => 0,
+                (false, h) => h,
+            };
+            strong = true;
+        }
+        if !strong && !(allow_dot && self.is_punct(k + 1, &['.']) && self.adjacent(k + 1)) {
+            return None;
+        }
+        if h == 24 {
+            if m != 0 {
+                return None;
+            }
+            return Some((Clock { h: 23, m: 59, s: 59 }, next));
+        }
+        if h > 23 {
+            return None;
+        }
+        Some((Clock { h, m, s: 0 }, next))
+    }
+
+    /// A zone after a time: `(heure de Paris)`, `Brussels local time`,
+    /// `UK time`, `CEST`, `GMT+1`, `(Europe/Brussels)`, `submitter's local
+    /// time`, `(date et heure du Sénégal, …)`.
+    fn zone(&self, i: usize) -> Option<(ZoneSpec, usize)> {
+        let mut k = i;
+        for _ in 0..2 {
+            if self.is_punct(k, &['(', ',', '-', '–']) {
+                k += 1;
+            }
+        }
+        let close = |k: usize| if self.is_punct(k, &[')']) { k + 1 } else { k };
+        let w = self.word(k)?;
+        let w = w.as_str();
+        // French: [date et] heure [locale | de/du/d' [la] Place]
+        let mut h = k;
+        if w == "date" && self.is_word(k + 1, &["et"]) {
+            h = k + 2;
+        }
+        if self.is_word(h, &["heure", "heures"]) {
+            if self.is_word(h + 1, &["locale"]) {
+                return Some((ZoneSpec::Local, close(h + 2)));
+            }
+            if self.is_word(h + 1, &["française", "francaise"]) {
+                return Some((ZoneSpec::Tz(chrono_tz::Europe::Paris), close(h + 2)));
+            }
+            let mut p = h + 1;
+            if self.is_word(p, &["de", "du", "d"]) {
+                p += 1;
+                if self.is_punct(p, &['\'', '’']) {
+                    p += 1;
+                }
+                if self.is_word(p, &["la", "l"]) {
+                    p += 1;
+                }
+                if self.is_punct(p, &['\'', '’']) {
+                    p += 1;
+                }
+                if let Some(tz) = self.word(p).and_then(|w| place_zone(w.as_str())) {
+                    // `(date et heure du Sénégal, Mali, Mauritanie)`: take the
+                    // first place, swallow the rest of the parenthesis.
+                    let mut end = p + 1;
+                    let mut n = 0;
+                    while n < 8 && !self.is_punct(end, &[')']) && self.tok(end).is_some_and(|t| !t.nl) {
+                        if !(self.is_punct(end, &[',']) || self.word(end).is_some()) {
+                            break;
+                        }
+                        end += 1;
+                        n += 1;
+                    }
+                    return Some((ZoneSpec::Tz(tz), close(end)));
+                }
+            }
+            return None;
+        }
+        // English: Place [local] time / Central European [Summer] Time
+        if let Some(tz) = place_zone(w) {
+            let mut p = k + 1;
+            if self.is_word(p, &["local"]) {
+                p += 1;
+            }
+            if self.is_word(p, &["time"]) {
+                return Some((ZoneSpec::Tz(tz), close(p + 1)));
+            }
+        }
+        if w == "central" && self.is_word(k + 1, &["european"]) {
+            let mut p = k + 2;
+            let summer = self.is_word(p, &["summer"]);
+            if summer {
+                p += 1;
+            }
+            if self.is_word(p, &["time"]) {
+                let spec = ZoneSpec::Abbrev(chrono_tz::Europe::Brussels, if summer { 7200 } else { 3600 });
+                return Some((spec, close(p + 1)));
+            }
+        }
+        // GMT+1 / UTC+02:00 / UTC / GMT / Z
+        if matches!(w, "utc" | "gmt" | "z") {
+            let mut p = k + 1;
+            let mut off = 0;
+            if self.is_punct(p, &['+', '-', '−']) {
+                let sign = if self.is_punct(p, &['+']) { 1 } else { -1 };
+                if let Some(n) = self.num(p + 1).filter(|t| t.digits() <= 2 && t.num <= 14) {
+                    off = sign * n.num as i32 * 3600;
+                    p += 2;
+                    if self.is_punct(p, &[':']) {
+                        if let Some(mn) = self.num(p + 1).filter(|t| t.digits() == 2 && t.num < 60) {
+                            off += sign * mn.num as i32 * 60;
+                            p += 2;
+                        }
+                    }
+                }
+            }
+            if self.is_word(p, &["time"]) {
+                p += 1;
+            }
+            return Some((ZoneSpec::Fixed(off), close(p)));
+        }
+        if let Some((tz, off)) = abbreviation_zone(w) {
+            // Upper case only: `est` is French for "is".
+            if self.raw(k).chars().all(|c| c.is_ascii_uppercase()) {
+                let mut p = k + 1;
+                if self.is_word(p, &["time"]) {
+                    p += 1;
+                }
+                return Some((ZoneSpec::Abbrev(tz, off), close(p)));
+            }
+        }
+        // IANA name: Area/Location[/Sub], glued.
+        if self.is_punct(k + 1, &['/']) && self.adjacent(k + 1) && self.adjacent(k + 2) {
+            let mut end = k + 3;
+            if self.is_punct(end, &['/']) && self.adjacent(end) && self.adjacent(end + 1) && self.word(end + 1).is_some() {
+                end += 2;
+            }
+            let name = &self.text[self.toks[k].start..self.toks[end - 1].end];
+            if let Ok(tz) = Tz::from_str(name) {
+                return Some((ZoneSpec::Tz(tz), close(end)));
+            }
+        }
+        // "proposer's local time", "your local time", "local time".
+        let mut p = k;
+        if self.is_punct(p + 1, &['\'', '’']) && self.is_word(p + 2, &["s"]) {
+            p += 3;
+        } else if w == "your" {
+            p += 1;
+        }
+        if self.is_word(p, &["local"]) && self.is_word(p + 1, &["time"]) {
+            return Some((ZoneSpec::Local, close(p + 2)));
+        }
+        None
+    }
+
+    /// After a point ending before token `k`: a range connector and a second
+    /// point.
+    fn range_tail(&self, k: usize) -> Option<(Point, usize)> {
+        let mut j = k;
+        if self.is_punct(j, &['-', '–', '—']) {
+            j += 1;
+        } else if self.is_word(j, &["au", "to", "until", "till", "through", "thru"]) {
+            j += 1;
+        } else if self.is_word(j, &["jusqu"]) && self.is_punct(j + 1, &['\'', '’']) && self.is_word(j + 2, &["au"]) {
+            j += 3;
+        } else {
+            return None;
+        }
+        if self.is_word(j, &["le", "the"]) {
+            j += 1;
+        }
+        self.point(j)
+    }
+}
+
+/// Fills a missing range start year from its end (start must not be after end).
+fn fill_range_start(a: &mut Point, b: &Point) {
+    if a.year.is_some() {
+        return;
+    }
+    if let Some(by) = b.year {
+        let key = |p: &Point| (p.month, p.day.unwrap_or(1));
+        a.year = Some(if key(a) > key(b) { by - 1 } else { by });
+    }
+}
+
+/// Scans the whole text: points (single or ranges) and pending times.
+fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
+    let mut items = Vec::new();
+    let mut pendings = Vec::new();
+    let mut i = 0;
+    let n = sc.toks.len();
+    while i < n {
+        let t = sc.toks[i];
+        let candidate = match t.kind {
+            Kind::Num => true,
+            Kind::Word => {
+                let first = sc.text[t.start..].chars().next().unwrap_or(' ');
+                // Cheap filter: month, weekday and qualifier words start with
+                // these letters (both cases, accents included).
+                matches!(
+                    first.to_ascii_lowercase(),
+                    'j' | 'f' | 'm' | 'a' | 's' | 'o' | 'n' | 'd' | 'l' | 't' | 'w' | 'e' | 'i' | 'c'
+                        | 'b'
+                        | 'v'
+                )
+            }
+            Kind::Punct(_) => false,
+        };
+        if !candidate {
+            i += 1;
+            continue;
+        }
+        if let Some((mut a, k)) = sc.point(i) {
+            if let Some((b, k2)) = sc.range_tail(k) {
+                fill_range_start(&mut a, &b);
+                items.push(Item { point: a, range: RangePos::Start });
+                items.push(Item { point: b, range: RangePos::End });
+                i = k2;
+            } else {
+                items.push(Item { point: a, range: RangePos::Lone });
+                i = k;
+            }
+            continue;
+        }
+        if t.kind == Kind::Num {
+            // Day-only range start: `du 1er au 15 mars`, `1-15 March 2024`.
+            if t.digits() <= 2 && (1..=31).contains(&t.num) {
+                let k = sc.skip_ordinal(i + 1);
+                if let Some((b, k2)) = sc.range_tail(k) {
+                    if b.day.is_some_and(|bd| bd > t.num) {
+                        let a = Point::new(t.start, sc.toks[k - 1].end, b.year, b.month, Some(t.num));
+                        items.push(Item { point: a, range: RangePos::Start });
+                        items.push(Item { point: b, range: RangePos::End });
+                        i = k2;
+                        continue;
+                    }
+                }
+            }
+        }
+        if let Some((clock, k)) = sc.clock(i, false) {
+            let (zone, k) = match sc.zone(k) {
+                Some((z, k2)) => (Some(z), k2),
+                None => (None, k),
+            };
+            pendings.push(Pending { end: sc.toks[k - 1].end, clock, zone });
+            i = k;
+            continue;
+        }
+        i += 1;
+    }
+    (items, pendings)
+}
+
+// ---------------------------------------------------------------------------
+// Roles and labels
+// ---------------------------------------------------------------------------
+
+static ROLE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)\b(?:",
+        // publication (first: "publication ouverte" is a publication period)
+        r"(?P<pub>publication ouverte|date de publication|publish(?:ed)? date|published|publication|publiée?s?|posted|postée?|mise? en ligne|updated|mise à jour|last update)",
+        r"|(?P<oth>webinars?|webinaires?|info ?days?|information days?|information sessions?|journées? d['’ ]information|séances? d['’ ]information|réunions?|meetings?|events?|événements?|évènements?|results?|résultats?|notifications?|project start|start of (?:the )?projects?|début (?:du|des) projets?|selection|sélection|conferences?|conférences?|workshops?|ateliers?|interviews?|entretiens?|announcements?|annonces?|awards?|jury|decisions?|décisions?|commissions?)",
+        r"|(?P<open>ouverture|ouverte?s?|ouvre|opens|opening|opened|open|starts?|launch(?:ed)?|lancement|lancée?s?|à partir du)",
+        r"|(?P<dead>dates? limites?|limite de dépôt|limites?|clôture|cloture|clôt|au plus tard|avant le|deadlines?|closing|closes|closed|close|must receive|submissions?|submit(?:ted)?|soumission|soumettre|due|cut-?offs?|until|till|jusqu['’ ]?(?:au|à)|dépôts?|depots?|déposer|deposer|envoi|réception|échéance|expires?|apply by|fermeture)",
+        r")\b"
+    ))
+    .expect("invariant: the role keyword regex is a valid literal")
+});
+
+static LABEL_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)\b(?:",
+        r"(?P<pre>pr[ée]-?propositions?|pre-?proposals?|pre-?applications?|outline proposals?|outline applications?)",
+        r"|(?P<full>propositions? (?:détaillées?|complètes?)|demandes? complètes?|full[- ]proposals?|full[- ]applications?|invited full[- ]proposals?)",
+        r"|(?P<loi>letters? of intent|lettres? d['’ ]intention|LOI)",
+        r"|(?P<step>step|étape|stage|phase)\s*(?P<stepn>1|2|3|I{1,3}|one|two)",
+        r"|(?P<ord>first|second|1st|2nd)[- ]stage",
+        r")\b"
+    ))
+    .expect("invariant: the label regex is a valid literal")
+});
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Publication,
+    Other,
+    Opening,
+    Deadline,
+}
+
+fn class_of(c: &regex::Captures<'_>) -> Option<Class> {
+    if c.name("pub").is_some() {
+        Some(Class::Publication)
+    } else if c.name("oth").is_some() {
+        Some(Class::Other)
+    } else if c.name("open").is_some() {
+        Some(Class::Opening)
+    } else if c.name("dead").is_some() {
+        Some(Class::Deadline)
+    } else {
+        None
+    }
+}
+
+fn label_of(c: &regex::Captures<'_>) -> Option<String> {
+    if c.name("pre").is_some() {
+        return Some("pre-proposal".into());
+    }
+    if c.name("full").is_some() {
+        return Some("full proposal".into());
+    }
+    if c.name("loi").is_some() {
+        return Some("letter of intent".into());
+    }
+    if let Some(kind) = c.name("step") {
+        let n = match c.name("stepn")?.as_str().to_ascii_lowercase().as_str() {
+            "1" | "i" | "one" => 1,
+            "2" | "ii" | "two" => 2,
+            _ => 3,
+        };
+        let word = match kind.as_str().to_lowercase().as_str() {
+            "étape" | "step" => "step",
+            "phase" => "phase",
+            _ => "stage",
+        };
+        return Some(format!("{word} {n}"));
+    }
+    if let Some(o) = c.name("ord") {
+        let n = if matches!(o.as_str().to_ascii_lowercase().as_str(), "first" | "1st") {
+            1
+        } else {
+            2
+        };
+        return Some(format!("stage {n}"));
+    }
+    None
+}
+
+fn has_letters(s: &str) -> bool {
+    s.chars().any(char::is_alphabetic)
+}
+
+/// Cuts at the last sentence end (`. ` + capital, `!`, `?`, `;`) in `s`,
+/// keeping what follows it. `p.m. proposer's` is not a sentence end.
+fn after_last_sentence_end(s: &str) -> &str {
+    let b = s.as_bytes();
+    let mut cut = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let next_is_upper = || {
+            s[i + 1..]
+                .trim_start()
+                .chars()
+                .next()
+                .is_some_and(char::is_uppercase)
+        };
+        let boundary = match c {
+            b'!' | b'?' | b';' => true,
+            b'.' => b.get(i + 1).is_some_and(u8::is_ascii_whitespace) && next_is_upper(),
+            _ => false,
+        };
+        if boundary {
+            cut = i + 1;
+        }
+    }
+    &s[cut..]
+}
+
+/// Keeps what comes before the first sentence end.
+fn before_first_sentence_end(s: &str) -> &str {
+    let b = s.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        let end = match c {
+            b'!' | b'?' | b';' => true,
+            b'.' => b.get(i + 1).is_none_or(u8::is_ascii_whitespace),
+            _ => false,
+        };
+        if end {
+            return &s[..i];
+        }
+    }
+    s
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char(s: &str, mut i: usize) -> usize {
+    while i < s.len() && !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+const WINDOW: usize = 200;
+
+/// The clause before a group: its line up to the group; when the group
+/// starts its line (a table cell under a header), the previous non-empty
+/// line. Never before `floor` (the previous group's end).
+fn back_window(text: &str, start: usize, floor: usize) -> &str {
+    let lo = floor_char(text, start.saturating_sub(WINDOW)).max(floor);
+    let region = &text[lo..start];
+    let line_start = region.rfind('\n').map_or(0, |p| p + 1);
+    let mut w = &region[line_start..];
+    if !has_letters(w) {
+        let before = region[..line_start].trim_end();
+        let prev_start = before.rfind('\n').map_or(0, |p| p + 1);
+        w = &before[prev_start..];
+    }
+    after_last_sentence_end(w)
+}
+
+/// The clause after a group: the rest of its line; when that is empty, the
+/// next non-empty line. Never after `ceil` (the next group's start).
+fn fwd_window(text: &str, end: usize, ceil: usize) -> &str {
+    let hi = ceil_char(text, (end + WINDOW).min(text.len())).min(ceil);
+    let region = &text[end.min(hi)..hi];
+    let line_end = region.find('\n').unwrap_or(region.len());
+    let mut w = &region[..line_end];
+    if !has_letters(w) {
+        let after = region[line_end..].trim_start();
+        w = &after[..after.find('\n').unwrap_or(after.len())];
+    }
+    before_first_sentence_end(w)
+}
+
+/// The role and stage label for a group: nearest keyword before it in its
+/// clause, else first keyword after it.
+fn role_of(back: &str, fwd: &str) -> (Option<Class>, Option<String>) {
+    let class = ROLE_RE
+        .captures_iter(back)
+        .filter_map(|c| class_of(&c))
+        .last()
+        .or_else(|| ROLE_RE.captures_iter(fwd).find_map(|c| class_of(&c)));
+    let label = LABEL_RE
+        .captures_iter(back)
+        .filter_map(|c| label_of(&c))
+        .last()
+        .or_else(|| LABEL_RE.captures_iter(fwd).find_map(|c| label_of(&c)));
+    (class, label)
+}
+
+fn role_for(class: Option<Class>, range: RangePos) -> DateRole {
+    match (class, range) {
+        (Some(Class::Publication), RangePos::Lone | RangePos::Start) => DateRole::Publication,
+        (Some(Class::Publication | Class::Other), RangePos::End) => DateRole::Other,
+        (Some(Class::Other), _) => DateRole::Other,
+        (Some(Class::Opening), RangePos::Lone) => DateRole::Opening,
+        (Some(Class::Deadline) | None, RangePos::Lone) => DateRole::Deadline,
+        (_, RangePos::Start) => DateRole::Opening,
+        (_, RangePos::End) => DateRole::Deadline,
+    }
+}
+
+/// Only list punctuation and conjunctions between two dates: one group.
+fn is_list_gap(gap: &str) -> bool {
+    gap.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '&' | '(' | ')'))
+        .all(|w| w.is_empty() || matches!(w.to_lowercase().as_str(), "and" | "et" | "or" | "ou"))
+}
+
+// ---------------------------------------------------------------------------
+// Years and resolution
+// ---------------------------------------------------------------------------
+
+/// The year for a month/day stated without one (rule in the module doc).
+fn infer_year(month: u32, day: Option<u32>, now: NaiveDate) -> i32 {
+    let lo = now.checked_sub_months(Months::new(6)).unwrap_or(now);
+    let hi = now.checked_add_months(Months::new(18)).unwrap_or(now);
+    let mut best: Option<(i64, i32)> = None;
+    for y in (now.year() - 1)..=(now.year() + 1) {
+        // Month precision: compare with the middle of the month.
+        let Some(d) = NaiveDate::from_ymd_opt(y, month, day.unwrap_or(15)) else {
+            continue;
+        };
+        if d < lo || d >= hi {
+            continue;
+        }
+        let dist = (d - now).num_days().abs();
+        // `<=`: on a tie the later year wins.
+        if best.is_none_or(|(bd, _)| dist <= bd) {
+            best = Some((dist, y));
+        }
+    }
+    best.map_or(now.year(), |(_, y)| y)
+}
+
+/// The next `month/day` on or after `from` (NSF "Annually Thereafter").
+fn next_occurrence(month: u32, day: u32, from: NaiveDate) -> Option<i32> {
+    (from.year()..=from.year() + 8).find(|&y| NaiveDate::from_ymd_opt(y, month, day).is_some_and(|d| d >= from))
+}
+
+fn resolve(p: &Point, year: i32, text: &str, ctx: &DateContext) -> Option<DatePoint> {
+    let span = text[p.start..p.end].to_owned();
+    if let Some((at, tz)) = p.fixed {
+        return Some(DatePoint::instant(at, tz, span));
+    }
+    let tz = p.zone.map_or(ctx.zone, |z| z.tz(ctx));
+    let Some(day) = p.day else {
+        return DatePoint::month(year, p.month, tz, span);
+    };
+    let date = NaiveDate::from_ymd_opt(year, p.month, day)?;
+    if let Some(tz) = p.date_in {
+        return Some(DatePoint::day(date, tz, span));
+    }
+    match p.clock {
+        Some(c) => {
+            let local = date.and_time(NaiveTime::from_hms_opt(c.h, c.m, c.s)?);
+            let at = p.zone.unwrap_or(ZoneSpec::Local).instant(local, ctx);
+            Some(DatePoint::instant(at, tz, span))
+        }
+        None => Some(DatePoint::day(date, tz, span)),
+    }
+}
+
+fn extract_clean(text: &str, ctx: &DateContext, elements: &[TimeElement]) -> Vec<FoundDate> {
+    let sc = Scan { text, toks: tokenize(text) };
+    let (mut items, pendings) = scan_points(&sc);
+    if !elements.is_empty() {
+        items.retain(|it| !elements.iter().any(|e| it.point.start < e.end && e.start < it.point.end));
+        for e in elements {
+            if let Some(p) = time_element_point(text, e) {
+                items.push(Item { point: p, range: RangePos::Lone });
+            }
+        }
+        items.sort_by_key(|it| it.point.start);
+    }
+    if items.is_empty() {
+        return Vec::new();
+    }
+    let now = ctx.now.with_timezone(&ctx.zone).date_naive();
+
+    // Groups: runs of items separated only by list gaps, or range pairs.
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    for idx in 0..items.len() {
+        let joined = idx > 0 && {
+            let prev = &items[idx - 1];
+            let cur = &items[idx];
+            cur.range == RangePos::End
+                || (prev.point.end <= cur.point.start && is_list_gap(&text[prev.point.end..cur.point.start]))
+        };
+        match groups.last_mut() {
+            Some(g) if joined => g.1 = idx + 1,
+            _ => groups.push((idx, idx + 1)),
+        }
+    }
+
+    let mut out = Vec::with_capacity(items.len());
+    for (gi, &(a, b)) in groups.iter().enumerate() {
+        let floor = if gi == 0 { 0 } else { items[groups[gi - 1].1 - 1].point.end };
+        let ceil = groups.get(gi + 1).map_or(text.len(), |g| items[g.0].point.start);
+        let start = items[a].point.start;
+        let end = items[b - 1].point.end;
+        let (class, label) = role_of(back_window(text, start, floor), fwd_window(text, end, ceil));
+        for idx in a..b {
+            let it = &items[idx];
+            let role = role_for(class, it.range);
+            let mut p = it.point.clone();
+            // Year: stated; else a later list item's; else from `now`.
+            let year = match p.year {
+                Some(y) => y,
+                None if p.recurring => {
+                    let day = p.day.unwrap_or(1);
+                    let stated_same = items[a..b].iter().filter_map(|o| {
+                        let y = o.point.year?;
+                        (o.point.month == p.month && o.point.day == p.day)
+                            .then(|| NaiveDate::from_ymd_opt(y, p.month, day))
+                            .flatten()
+                    });
+                    let from = stated_same
+                        .filter_map(|d| d.succ_opt())
+                        .fold(now, NaiveDate::max);
+                    match next_occurrence(p.month, day, from) {
+                        Some(y) => y,
+                        None => continue,
+                    }
+                }
+                None => match items[idx + 1..b].iter().find_map(|o| o.point.year) {
+                    Some(y) => y,
+                    None => infer_year(p.month, p.day, now),
+                },
+            };
+            // A time stated once on the line ("due by 5 p.m. …:") applies to
+            // the deadlines after it on that line and sentence.
+            if role == DateRole::Deadline && p.clock.is_none() && p.fixed.is_none() && p.day.is_some() && p.date_in.is_none() {
+                if let Some(pd) = pendings.iter().rev().find(|pd| pd.end <= p.start) {
+                    let between = &text[pd.end..p.start];
+                    if !between.contains('\n') && after_last_sentence_end(between).len() == between.len() {
+                        p.clock = Some(pd.clock);
+                        if p.zone.is_none() {
+                            p.zone = pd.zone;
+                        }
+                    }
+                }
+            }
+            if let Some(mut dp) = resolve(&p, year, text, ctx) {
+                if let Some(l) = &label {
+                    dp = dp.with_label(l.clone());
+                }
+                out.push(FoundDate { role, point: dp });
+            }
+        }
+    }
+    out
+}
+
+/// The point a `<time datetime>` element states: the attribute is the
+/// instant; a parenthesised IANA name in the content is the zone.
+fn time_element_point(text: &str, e: &TimeElement) -> Option<Point> {
+    let inner = &text[e.start..e.end];
+    let lead = inner.len() - inner.trim_start().len();
+    let trail = inner.len() - inner.trim_end().len();
+    let (start, end) = (e.start + lead, e.end - trail);
+    let dt = e.datetime.trim();
+    let zone_in_text = inner
+        .rfind('(')
+        .and_then(|o| inner[o + 1..].find(')').map(|c| &inner[o + 1..o + 1 + c]))
+        .and_then(|name| Tz::from_str(name.trim()).ok());
+    if let Ok(at) = DateTime::parse_from_rfc3339(dt)
+        .or_else(|_| DateTime::parse_from_str(dt, "%Y-%m-%dT%H:%M:%S%.f%z"))
+    {
+        let utc = at.with_timezone(&Utc);
+        let tz = zone_in_text.unwrap_or_else(|| fixed_tz(at.offset().local_minus_utc()));
+        let local = utc.with_timezone(&tz);
+        let mut p = Point::new(start, end, Some(local.year()), local.month(), Some(local.day()));
+        p.fixed = Some((utc, tz));
+        return Some(p);
+    }
+    let d = NaiveDate::parse_from_str(dt, "%Y-%m-%d").ok()?;
+    let mut p = Point::new(start, end, Some(d.year()), d.month(), Some(d.day()));
+    p.zone = zone_in_text.map(ZoneSpec::Tz);
+    Some(p)
 }
