@@ -5,3 +5,4 @@
 // mod cli_crawl;
 // mod identity;
 mod support;
+mod fetch;
