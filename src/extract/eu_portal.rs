@@ -401,9 +401,15 @@ fn row_to_draft(
     let label = row.label(n);
     let kind = row.meta("type").unwrap_or("1");
     let identifier = row.meta("identifier").map(str::to_owned);
-    let title = row
-        .meta("title")
-        .or(row.summary.as_deref().filter(|s| !s.trim().is_empty()))
+    let summary_field = row.summary.as_deref().filter(|s| !s.trim().is_empty());
+    // A cascade call's `metadata.title` is its parent topic's; its own name
+    // is `caName`, also given as `summary` (sedia_search_open_calls_flattened.csv).
+    let own_title = if kind == "8" {
+        row.meta("caName").or(summary_field).or(row.meta("title"))
+    } else {
+        row.meta("title").or(summary_field)
+    };
+    let title = own_title
         .or(row.content.as_deref().filter(|s| !s.trim().is_empty()))
         .map(one_line)
         .or_else(|| identifier.clone());
@@ -443,11 +449,18 @@ fn row_to_draft(
         (_, Some(id)) => vec![id.clone()],
     };
 
-    let actions = row.meta("actions").and_then(|s| {
-        lenient_json(s)
-            .map_err(|m| problems.push(ExtractProblem::new(label.clone(), format!("actions: {m}"))))
-            .ok()
-    });
+    let mut lenient = |field: &str| {
+        let (value, note) = lenient_json(row.meta(field)?);
+        if let Some(note) = note {
+            problems.push(ExtractProblem::new(
+                label.clone(),
+                format!("{field}: {note}"),
+            ));
+        }
+        value
+    };
+    let actions = lenient("actions");
+    let overview = lenient("budgetOverview");
     let first_action = actions.as_ref().and_then(|a| a.get(0));
 
     let source_status = row
@@ -496,17 +509,8 @@ fn row_to_draft(
     label_stages(&mut deadlines, &model);
     let opening = row.meta("startDate").and_then(portal_date);
 
-    let budget = match (row.meta("budgetOverview"), &identifier) {
-        (Some(ov), Some(id)) => match lenient_json(ov) {
-            Ok(v) => budget_for(&v, id),
-            Err(m) => {
-                problems.push(ExtractProblem::new(
-                    label.clone(),
-                    format!("budgetOverview: {m}"),
-                ));
-                None
-            }
-        },
+    let budget = match (&overview, &identifier) {
+        (Some(ov), Some(id)) => budget_for(ov, id),
         _ => None,
     };
 
@@ -574,18 +578,20 @@ fn label_stages(deadlines: &mut [DatePoint], model: &str) {
     }
 }
 
-/// Parses JSON that may have been cut short: the complete part is kept.
-/// `Err` says what was wrong (also when something was salvaged, so that the
-/// officer knows the figures may be partial) — callers that got a value
-/// back through [`salvage`] still use it.
-fn lenient_json(s: &str) -> Result<Value, String> {
+/// Parses JSON that may have been cut short (the real fixture's
+/// `budgetOverview` strings are): the complete part is kept. The note says
+/// what was wrong, so the officer knows the figures may be partial.
+fn lenient_json(s: &str) -> (Option<Value>, Option<String>) {
     match serde_json::from_str::<Value>(s) {
-        Ok(v) => Ok(v),
+        Ok(v) => (Some(v), None),
         Err(e) => match salvage(s).and_then(|r| serde_json::from_str::<Value>(&r).ok()) {
-            Some(v) => Ok(v),
-            None => Err(format!(
-                "not valid JSON ({e}) and nothing could be salvaged; field ignored"
-            )),
+            Some(v) => (
+                Some(v),
+                Some(format!(
+                    "not valid JSON ({e}), probably truncated; its complete entries were used"
+                )),
+            ),
+            None => (None, Some(format!("not valid JSON ({e}); ignored"))),
         },
     }
 }

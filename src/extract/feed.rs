@@ -45,9 +45,13 @@ pub fn extract(
     })?;
 
     let mut guid_count: HashMap<&str, usize> = HashMap::new();
+    let mut link_count: HashMap<&str, usize> = HashMap::new();
     for e in &feed.entries {
         if !e.id.trim().is_empty() {
             *guid_count.entry(e.id.trim()).or_default() += 1;
+        }
+        if let Some(l) = e.links.first() {
+            *link_count.entry(l.href.trim()).or_default() += 1;
         }
     }
 
@@ -137,6 +141,11 @@ pub fn extract(
                 Some(guid.to_owned())
             } else if url.is_empty() {
                 None
+            } else if link_count.get(url.as_str()).is_some_and(|&n| n > 1) {
+                // Same guid and same link for different calls (the derived
+                // F&T feed lists two cascade calls of one project page so):
+                // only the title tells them apart.
+                Some(format!("{url}#{title}"))
             } else {
                 Some(url.clone())
             },
