@@ -1,0 +1,971 @@
+//! The EU Funding & Tenders portal's SEDIA search API (SOURCES-FORMATS.md §1):
+//! the multipart query, the page URLs, the response pages, and the mapping of
+//! result rows to drafts.
+//!
+//! The fetch side posts [`request`]'s parts to [`page_url`] for page 1, 2, …
+//! until `page * PAGE_SIZE >= total_results`, hands each body to
+//! [`parse_page`], and gives **all** rows of all pages to [`into_drafts`]
+//! at once, because the same topic can appear on two pages (§1.6).
+//!
+//! What the real responses teach (sedia_search_response_horizon_subset.json,
+//! sedia_search_result_item_2023_batt4eu.json):
+//! - every `metadata` value is an array of strings;
+//! - a topic can appear several times (new and legacy index, stub rows
+//!   without `status` or `descriptionByte`);
+//! - `deadlineDate` at midnight UTC is a day (the real cut-off, 17:00
+//!   Brussels, is only on the portal page), anything else an instant;
+//! - `actions` and `budgetOverview` are JSON inside strings, and may be
+//!   truncated: their complete part is salvaged and the damage reported.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveTime, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde_json::{Map, Value, json};
+use url::Url;
+
+use super::text::{html_to_text, one_line};
+use super::{ExtractError, ExtractProblem, Extracted, keep_item};
+use crate::config::Source;
+use crate::model::{Budget, CallDraft, DatePoint, Status};
+
+/// Rows per page; the server caps `pageSize` at 100 (§1.1).
+pub const PAGE_SIZE: u32 = 100;
+
+/// The programme period every query is restricted to.
+pub const PROGRAMME_PERIOD: &str = "2021 - 2027";
+
+/// Human page of a call-for-proposals topic (type 1). The real rows' `url`
+/// uses the identifier as is (not lowercased), e.g.
+/// `…/topic-details/HORIZON-MISS-2027-05-SOIL-01-two-stage`.
+pub const TOPIC_URL: &str = "https://ec.europa.eu/info/funding-tenders/opportunities/portal/screen/opportunities/topic-details/";
+
+/// The zone the portal's dates are meant in.
+const PORTAL_ZONE: Tz = chrono_tz::Europe::Brussels;
+
+/// SEDIA status ids (§1.1; confirmed by the `actions` JSON of the real rows).
+const STATUS_IDS: &[(Status, &str)] = &[
+    (Status::Forthcoming, "31094501"),
+    (Status::Open, "31094502"),
+    (Status::Closed, "31094503"),
+];
+
+/// `frameworkProgramme` ids, their identifier prefixes, and display names
+/// (§1.7: from other people's code, unverified; 111111 seen on EuropeAid rows).
+const PROGRAMMES: &[(&str, &[&str], &str)] = &[
+    ("43108390", &["HORIZON", "ERC", "EIC"], "Horizon Europe"),
+    ("31045243", &["H2020"], "Horizon 2020"),
+    ("43298916", &["EURATOM"], "Euratom"),
+    ("43152860", &["DIGITAL"], "Digital Europe"),
+    ("44181033", &["EDF"], "European Defence Fund"),
+    ("43252405", &["LIFE"], "LIFE"),
+    ("43251567", &["CEF"], "Connecting Europe Facility"),
+    ("43353764", &["ERASMUS"], "Erasmus+"),
+    (
+        "43251589",
+        &["CERV"],
+        "Citizens, Equality, Rights and Values",
+    ),
+    ("43254019", &["ESF"], "European Social Fund+"),
+    ("43251814", &["CREA"], "Creative Europe"),
+    ("44416173", &["I3"], "Interregional Innovation Investments"),
+    ("43252368", &["ISF"], "Internal Security Fund"),
+    ("44773066", &["JTM"], "Just Transition Mechanism"),
+    ("45532249", &["EUBA"], "EUBA"),
+    ("43252386", &["JUST"], "Justice"),
+    (
+        "43637601",
+        &["PPPA"],
+        "Pilot Projects and Preparatory Actions",
+    ),
+    ("43252476", &["SMP"], "Single Market Programme"),
+    ("43252517", &["SOCPL"], "SOCPL"),
+    ("43254037", &["ESC"], "European Solidarity Corps"),
+    (
+        "43392145",
+        &["EMFAF"],
+        "European Maritime, Fisheries and Aquaculture Fund",
+    ),
+    ("43089234", &["INNOVFUND"], "Innovation Fund"),
+    ("43332642", &["EU4H"], "EU4Health"),
+    ("45876777", &["NDICI"], "NDICI – Global Europe"),
+    (
+        "43253967",
+        &["RENEWFM"],
+        "Union Renewable Energy Financing Mechanism",
+    ),
+    ("111111", &["EuropeAid"], "EuropeAid"),
+];
+
+/// The multipart body of a search request: `(part name, JSON text)` in
+/// order. Each part must be sent as a *file* part (`filename="blob"`,
+/// `Content-Type: application/json`), §1.1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalRequest {
+    /// `query`, `languages`, `sort`.
+    pub parts: Vec<(String, String)>,
+}
+
+/// The request for `source`: topics and calls (types 1 and 2) of the
+/// statuses it asks for (default open and forthcoming), of its programmes
+/// (all when none), in the 2021–2027 period, sorted on `identifier` so that
+/// paging is deterministic (sorting on `sortStatus` shuffles ties between
+/// pages, §1.1).
+///
+/// `displayFields` is left out on purpose: it would restrict the answer to
+/// the listed fields, and we need `descriptionByte`, `budgetOverview`,
+/// `actions`, `keywords` and `tags`.
+pub fn request(source: &Source) -> PortalRequest {
+    let statuses: Vec<Status> = if source.statuses.is_empty() {
+        vec![Status::Open, Status::Forthcoming]
+    } else {
+        source.statuses.clone()
+    };
+    let mut status_ids: Vec<&str> = Vec::new();
+    for s in statuses {
+        if let Some((_, id)) = STATUS_IDS.iter().find(|(st, _)| *st == s)
+            && !status_ids.contains(id)
+        {
+            status_ids.push(id);
+        }
+    }
+    let mut must = vec![
+        json!({"terms": {"type": ["1", "2"]}}),
+        json!({"terms": {"status": status_ids}}),
+    ];
+    if !source.programmes.is_empty() {
+        must.push(json!({"terms": {"frameworkProgramme": source.programmes}}));
+    }
+    must.push(json!({"term": {"programmePeriod": PROGRAMME_PERIOD}}));
+    let query = json!({"bool": {"must": must}});
+    PortalRequest {
+        parts: vec![
+            ("query".to_owned(), query.to_string()),
+            ("languages".to_owned(), json!(["en"]).to_string()),
+            (
+                "sort".to_owned(),
+                json!({"field": "identifier", "order": "ASC"}).to_string(),
+            ),
+        ],
+    }
+}
+
+/// The URL of one result page: `base` with `apiKey=SEDIA` and `text=***`
+/// (unless `base` already sets them, e.g. another public index) and
+/// `pageSize`/`pageNumber` (1-based). Other parameters of `base` are kept.
+pub fn page_url(base: &Url, page_number: u32, page_size: u32) -> Url {
+    let mut url = base.clone();
+    let mut api_key = "SEDIA".to_owned();
+    let mut text = "***".to_owned();
+    let mut kept: Vec<(String, String)> = Vec::new();
+    for (k, v) in base.query_pairs() {
+        match k.as_ref() {
+            "apiKey" if !v.is_empty() => api_key = v.into_owned(),
+            "text" if !v.is_empty() => text = v.into_owned(),
+            "apiKey" | "text" | "pageSize" | "pageNumber" => {}
+            _ => kept.push((k.into_owned(), v.into_owned())),
+        }
+    }
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair("apiKey", &api_key)
+        .append_pair("text", &text)
+        .append_pair("pageSize", &page_size.to_string())
+        .append_pair("pageNumber", &page_number.to_string());
+    url
+}
+
+/// One page of search results.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PortalPage {
+    /// `totalResults` of the envelope (all pages).
+    pub total_results: u64,
+    /// The `results[]` rows of this page, in order.
+    pub rows: Vec<PortalRow>,
+}
+
+/// One `results[]` element, with `metadata` flattened to lists of strings.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PortalRow {
+    /// Unique document id (`50147304TOPICSen`).
+    pub reference: Option<String>,
+    /// The row's `url` (portal page, or legacy `topicDetails/….json`).
+    pub url: Option<String>,
+    /// `summary` (the title on current rows).
+    pub summary: Option<String>,
+    /// `content` (the title on older rows, apiVersion 2.101).
+    pub content: Option<String>,
+    /// `metadata`: every value as a list of strings (numbers and booleans
+    /// written as JSON, nulls dropped).
+    pub metadata: HashMap<String, Vec<String>>,
+    /// Why the row could not be read, when it is not an object.
+    pub malformed: Option<String>,
+}
+
+impl PortalRow {
+    /// The first non-blank value of a metadata key.
+    pub fn meta(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .get(key)?
+            .iter()
+            .map(|s| s.trim())
+            .find(|s| !s.is_empty())
+    }
+
+    /// Every value of a metadata key.
+    pub fn metas(&self, key: &str) -> &[String] {
+        self.metadata.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    fn description(&self) -> &str {
+        self.meta("descriptionByte").unwrap_or("")
+    }
+
+    /// The key duplicates are collapsed on (§1.6): `callccm2Id` for
+    /// cascade-funding calls (type 8, whose `identifier` is the parent
+    /// topic's), `identifier` otherwise, `reference` as a last resort.
+    fn dedup_key(&self) -> Option<String> {
+        if self.meta("type") == Some("8") {
+            if let Some(c) = self.meta("callccm2Id") {
+                return Some(format!("callccm2Id:{c}"));
+            }
+        } else if let Some(id) = self.meta("identifier") {
+            return Some(format!("identifier:{id}"));
+        }
+        self.reference
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(|r| format!("reference:{r}"))
+    }
+
+    /// Rows with a status and a description are the complete ones.
+    fn completeness(&self) -> u8 {
+        u8::from(self.meta("status").is_some()) + u8::from(!self.description().trim().is_empty())
+    }
+
+    fn label(&self, n: usize) -> String {
+        match self.meta("identifier").or(self.reference.as_deref()) {
+            Some(id) => format!("row {n} ({id})"),
+            None => format!("row {n}"),
+        }
+    }
+}
+
+/// Reads one response body. An error body (`"type":"throwable"`, even with
+/// HTTP 200, or `businessError`) is an [`ExtractError::Portal`].
+pub fn parse_page(bytes: &[u8]) -> Result<PortalPage, ExtractError> {
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|source| ExtractError::PortalJson { source })?;
+    let Value::Object(mut top) = value else {
+        return Err(ExtractError::NotPortalResponse {
+            message: "the body is JSON but not an object".into(),
+        });
+    };
+    let kind = top.get("type").and_then(Value::as_str).map(str::to_owned);
+    let has_results = top.get("results").is_some_and(Value::is_array);
+    if let Some(kind) = kind
+        && (kind == "throwable" || !has_results)
+    {
+        let message = top
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| {
+                let body = String::from_utf8_lossy(bytes);
+                body.chars().take(200).collect()
+            });
+        return Err(ExtractError::Portal { kind, message });
+    }
+    let Some(Value::Array(results)) = top.remove("results") else {
+        return Err(ExtractError::NotPortalResponse {
+            message: "no `results` array".into(),
+        });
+    };
+    let total_results = match top.get("totalResults") {
+        Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
+        Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
+        _ => results.len() as u64,
+    };
+    let rows = results.into_iter().map(row_from_value).collect();
+    Ok(PortalPage {
+        total_results,
+        rows,
+    })
+}
+
+fn take_string(map: &mut Map<String, Value>, key: &str) -> Option<String> {
+    match map.remove(key) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn row_from_value(v: Value) -> PortalRow {
+    let Value::Object(mut map) = v else {
+        return PortalRow {
+            malformed: Some(format!("a result is not an object but {}", json_kind(&v))),
+            ..PortalRow::default()
+        };
+    };
+    let mut metadata = HashMap::new();
+    if let Some(Value::Object(meta)) = map.remove("metadata") {
+        metadata.reserve(meta.len());
+        for (k, v) in meta {
+            let values = match v {
+                Value::Array(items) => items.into_iter().filter_map(scalar_string).collect(),
+                other => scalar_string(other).into_iter().collect(),
+            };
+            metadata.insert(k, values);
+        }
+    }
+    PortalRow {
+        reference: take_string(&mut map, "reference"),
+        url: take_string(&mut map, "url"),
+        summary: take_string(&mut map, "summary"),
+        content: take_string(&mut map, "content"),
+        metadata,
+        malformed: None,
+    }
+}
+
+fn scalar_string(v: Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Collapses duplicates and stubs across all pages (§1.6), keeping the most
+/// complete row of each topic at the place it first appeared, then maps each
+/// to a draft. Unreadable rows and damaged fields are problems.
+pub fn into_drafts(rows: Vec<PortalRow>, source: &Source, now: DateTime<Utc>) -> Extracted {
+    let _ = now; // Every date the portal gives is absolute; kept for the common signature.
+    let mut out = Extracted::default();
+    let mut kept: Vec<(usize, PortalRow)> = Vec::new();
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    for (i, row) in rows.into_iter().enumerate() {
+        let n = i + 1;
+        if let Some(why) = &row.malformed {
+            out.problems
+                .push(ExtractProblem::new(format!("row {n}"), why.clone()));
+            continue;
+        }
+        let Some(key) = row.dedup_key() else {
+            out.problems.push(ExtractProblem::new(
+                format!("row {n}"),
+                "no identifier, callccm2Id or reference; skipped",
+            ));
+            continue;
+        };
+        match by_key.get(&key) {
+            Some(&at) => {
+                if row.completeness() > kept[at].1.completeness() {
+                    kept[at] = (n, row);
+                }
+            }
+            None => {
+                by_key.insert(key, kept.len());
+                kept.push((n, row));
+            }
+        }
+    }
+    for (n, row) in kept {
+        if let Some(draft) = row_to_draft(&row, n, &mut out.problems)
+            && keep_item(source, &draft.title, &draft.summary)
+        {
+            out.calls.push(draft);
+        }
+    }
+    out
+}
+
+fn row_to_draft(
+    row: &PortalRow,
+    n: usize,
+    problems: &mut Vec<ExtractProblem>,
+) -> Option<CallDraft> {
+    let label = row.label(n);
+    let kind = row.meta("type").unwrap_or("1");
+    let identifier = row.meta("identifier").map(str::to_owned);
+    let summary_field = row.summary.as_deref().filter(|s| !s.trim().is_empty());
+    // A cascade call's `metadata.title` is its parent topic's; its own name
+    // is `caName`, also given as `summary` (sedia_search_open_calls_flattened.csv).
+    let own_title = if kind == "8" {
+        row.meta("caName").or(summary_field).or(row.meta("title"))
+    } else {
+        row.meta("title").or(summary_field)
+    };
+    let title = own_title
+        .or(row.content.as_deref().filter(|s| !s.trim().is_empty()))
+        .map(one_line)
+        .or_else(|| identifier.clone());
+    let Some(title) = title else {
+        problems.push(ExtractProblem::new(
+            label,
+            "no title, summary, content or identifier; skipped",
+        ));
+        return None;
+    };
+    let given_url = row
+        .url
+        .as_deref()
+        .or(row.meta("url"))
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
+    let url = match (kind, &identifier) {
+        ("1", Some(id)) => format!("{TOPIC_URL}{id}"),
+        _ => match given_url {
+            Some(u) => u.to_owned(),
+            None => {
+                problems.push(ExtractProblem::new(
+                    label,
+                    "no URL for a non-topic row; skipped",
+                ));
+                return None;
+            }
+        },
+    };
+    let native_id = match kind {
+        "8" => row.meta("callccm2Id").map(str::to_owned),
+        _ => identifier.clone(),
+    }
+    .or_else(|| row.reference.clone());
+    let identifiers = match (kind, &identifier) {
+        ("8", _) | (_, None) => Vec::new(),
+        (_, Some(id)) => vec![id.clone()],
+    };
+
+    let mut lenient = |field: &str| {
+        let (value, note) = lenient_json(row.meta(field)?);
+        if let Some(note) = note {
+            problems.push(ExtractProblem::new(
+                label.clone(),
+                format!("{field}: {note}"),
+            ));
+        }
+        value
+    };
+    let actions = lenient("actions");
+    let overview = lenient("budgetOverview");
+    let first_action = actions.as_ref().and_then(|a| a.get(0));
+
+    let source_status = row
+        .meta("status")
+        .map(str::to_owned)
+        .or_else(|| {
+            first_action
+                .and_then(|a| a.pointer("/status/id"))
+                .map(|v| v.to_string())
+        })
+        .and_then(|id| STATUS_IDS.iter().find(|(_, s)| *s == id).map(|(st, _)| *st));
+
+    let model = row
+        .meta("deadlineModel")
+        .map(str::to_owned)
+        .or_else(|| {
+            first_action
+                .and_then(|a| a.pointer("/submissionProcedure/abbreviation"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+
+    let mut deadlines = Vec::new();
+    for raw in row.metas("deadlineDate") {
+        match portal_date(raw) {
+            Some(d) => deadlines.push(d),
+            None => problems.push(ExtractProblem::new(
+                label.clone(),
+                format!("deadlineDate {raw:?} is not YYYY-MM-DDTHH:MM:SS.mmm+HHMM; ignored"),
+            )),
+        }
+    }
+    if deadlines.is_empty()
+        && let Some(dates) = first_action
+            .and_then(|a| a.get("deadlineDates"))
+            .and_then(Value::as_array)
+    {
+        // `actions[].deadlineDates` are plain days (§1.4).
+        deadlines.extend(dates.iter().filter_map(Value::as_str).filter_map(|s| {
+            chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                .ok()
+                .map(|d| DatePoint::day(d, PORTAL_ZONE, s.trim()))
+        }));
+    }
+    label_stages(&mut deadlines, &model);
+    let opening = row.meta("startDate").and_then(portal_date);
+
+    let budget = match (&overview, &identifier) {
+        (Some(ov), Some(id)) => budget_for(ov, id),
+        _ => None,
+    };
+
+    let text = html_to_text(row.description());
+    let summary = lead(&text);
+    let programme = programme_name(row.meta("frameworkProgramme"), identifier.as_deref());
+    let tags = tags_of(row, identifier.as_deref());
+
+    Some(CallDraft {
+        native_id,
+        url,
+        title,
+        summary,
+        text,
+        funder: None,
+        programme,
+        opening,
+        deadlines,
+        source_status,
+        budget,
+        tags,
+        language: None,
+        identifiers,
+    })
+}
+
+/// A SEDIA date. Midnight UTC is a day (the portal's current index stores
+/// days that way, §1.4); anything else is an instant, shown in Brussels time
+/// when its offset is Brussels' at that moment (legacy `19:00:00.000+0200`),
+/// else in UTC (type 8 `23:59:00.000+0000`: the organiser's zone is unknown).
+fn portal_date(raw: &str) -> Option<DatePoint> {
+    let raw = raw.trim();
+    let at = DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.3f%z")
+        .or_else(|_| DateTime::parse_from_rfc3339(raw))
+        .ok()?;
+    let utc = at.with_timezone(&Utc);
+    if utc.time() == NaiveTime::MIN {
+        return Some(DatePoint::day(utc.date_naive(), PORTAL_ZONE, raw));
+    }
+    let brussels_offset = PORTAL_ZONE.offset_from_utc_datetime(&utc.naive_utc()).fix();
+    let zone = if *at.offset() == brussels_offset {
+        PORTAL_ZONE
+    } else {
+        Tz::UTC
+    };
+    Some(DatePoint::instant(utc, zone, raw))
+}
+
+/// Two-stage topics have one deadline per stage; multiple cut-off topics one
+/// per cut-off (§1.3 `deadlineModel`).
+fn label_stages(deadlines: &mut [DatePoint], model: &str) {
+    if deadlines.len() < 2 {
+        return;
+    }
+    let model = model.to_ascii_lowercase();
+    let word = if model.contains("two-stage") {
+        "stage"
+    } else if model.contains("multiple") {
+        "cut-off"
+    } else {
+        return;
+    };
+    for (i, d) in deadlines.iter_mut().enumerate() {
+        d.label = Some(format!("{word} {}", i + 1));
+    }
+}
+
+/// Parses JSON that may have been cut short (the real fixture's
+/// `budgetOverview` strings are): the complete part is kept. The note says
+/// what was wrong, so the officer knows the figures may be partial.
+fn lenient_json(s: &str) -> (Option<Value>, Option<String>) {
+    match serde_json::from_str::<Value>(s) {
+        Ok(v) => (Some(v), None),
+        Err(e) => match salvage(s).and_then(|r| serde_json::from_str::<Value>(&r).ok()) {
+            Some(v) => (
+                Some(v),
+                Some(format!(
+                    "not valid JSON ({e}), probably truncated; its complete entries were used"
+                )),
+            ),
+            None => (None, Some(format!("not valid JSON ({e}); ignored"))),
+        },
+    }
+}
+
+/// Closes a truncated JSON text at its last complete member: cuts at the
+/// last comma outside strings and closes the brackets open there.
+/// `None` when the text is not a truncated object/array.
+fn salvage(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut stack: Vec<u8> = Vec::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut cut: Option<(usize, Vec<u8>)> = None;
+    for (i, &c) in bytes.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_string = true,
+            b'{' | b'[' => stack.push(c),
+            b'}' | b']' => {
+                stack.pop();
+                if stack.is_empty() {
+                    // The document closed: not a truncation (a real syntax error).
+                    return None;
+                }
+            }
+            b',' => cut = Some((i, stack.clone())),
+            _ => {}
+        }
+    }
+    let (pos, open) = cut?;
+    let mut out = String::with_capacity(pos + open.len());
+    out.push_str(&s[..pos]);
+    for b in open.iter().rev() {
+        out.push(if *b == b'{' { '}' } else { ']' });
+    }
+    Some(out)
+}
+
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn year_total(entry: &Value) -> Option<f64> {
+    let map = entry.get("budgetYearMap")?.as_object()?;
+    let values: Vec<f64> = map.values().filter_map(number).collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
+/// The topic's figures in a `budgetOverview`, which lists every topic of the
+/// call: entries whose `action` starts with `identifier + " "` (§1.3).
+/// A `budgetYearMap` repeated identically on other topics' entries is the
+/// call's budget, not the topic's (the real HORIZON-JU-CBE-2026 rows carry
+/// 170760699 on every topic), so no total is claimed then.
+fn budget_for(overview: &Value, identifier: &str) -> Option<Budget> {
+    let map = overview.get("budgetTopicActionMap")?.as_object()?;
+    let prefix = format!("{identifier} ");
+    let (ours, others): (Vec<&Value>, Vec<&Value>) = map
+        .values()
+        .filter_map(Value::as_array)
+        .flatten()
+        .partition(|e| {
+            e.get("action")
+                .and_then(Value::as_str)
+                .is_some_and(|a| a.starts_with(&prefix))
+        });
+    if ours.is_empty() {
+        return None;
+    }
+    let mut b = Budget {
+        currency: "EUR".into(),
+        ..Budget::default()
+    };
+    let mut grants: Option<u32> = None;
+    let mut total: Option<f64> = None;
+    for e in &ours {
+        if let Some(g) = e.get("expectedGrants").and_then(number) {
+            grants = Some(grants.unwrap_or(0) + g.max(0.0).round() as u32);
+        }
+        if let Some(m) = e.get("minContribution").and_then(number) {
+            b.min_per_grant = Some(b.min_per_grant.map_or(m, |x: f64| x.min(m)));
+        }
+        if let Some(m) = e.get("maxContribution").and_then(number) {
+            b.max_per_grant = Some(b.max_per_grant.map_or(m, |x: f64| x.max(m)));
+        }
+        if let Some(t) = year_total(e) {
+            total = Some(total.unwrap_or(0.0) + t);
+        }
+    }
+    let call_level = ours.iter().filter_map(|e| year_total(e)).any(|t| {
+        others
+            .iter()
+            .filter_map(|o| year_total(o))
+            .any(|o| (o - t).abs() < 0.5)
+    });
+    b.expected_grants = grants;
+    b.total = if call_level { None } else { total };
+    Some(b)
+}
+
+fn programme_name(id: Option<&str>, identifier: Option<&str>) -> Option<String> {
+    if let Some(id) = id
+        && let Some((_, _, name)) = PROGRAMMES.iter().find(|(pid, _, _)| *pid == id)
+    {
+        return Some((*name).to_owned());
+    }
+    let identifier = identifier?;
+    PROGRAMMES
+        .iter()
+        .find(|(_, prefixes, _)| {
+            prefixes
+                .iter()
+                .any(|p| identifier.starts_with(p) && identifier[p.len()..].starts_with(['-', '/']))
+        })
+        .map(|(_, _, name)| (*name).to_owned())
+}
+
+/// Keywords, tags and the type of action; the topic's own identifiers
+/// (listed among the keywords) are not tags.
+fn tags_of(row: &PortalRow, identifier: Option<&str>) -> Vec<String> {
+    let call_id = row.meta("callIdentifier");
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |t: &str| {
+        let t = one_line(t);
+        if t.is_empty()
+            || identifier.is_some_and(|i| i.eq_ignore_ascii_case(&t))
+            || call_id.is_some_and(|i| i.eq_ignore_ascii_case(&t))
+            || out.iter().any(|x| x.eq_ignore_ascii_case(&t))
+        {
+            return;
+        }
+        out.push(t);
+    };
+    for k in row.metas("keywords").iter().chain(row.metas("tags")) {
+        // Older rows put the keywords as one JSON-encoded array (§1.3).
+        if k.trim_start().starts_with('[')
+            && let Ok(Value::Array(items)) = serde_json::from_str::<Value>(k)
+        {
+            for item in items.iter().filter_map(Value::as_str) {
+                push(item);
+            }
+            continue;
+        }
+        push(k);
+    }
+    for t in row.metas("typesOfAction") {
+        // "HORIZON  Research and Innovation Actions" (double space, §1.3).
+        let t = one_line(t);
+        push(t.strip_prefix("HORIZON ").unwrap_or(&t));
+    }
+    out
+}
+
+/// A short summary: the first paragraph that is more than a heading,
+/// cut at a word boundary.
+fn lead(text: &str) -> String {
+    const MAX: usize = 300;
+    let Some(p) = text
+        .split("\n\n")
+        .map(|p| one_line(p))
+        .find(|p| p.chars().count() > 40)
+        .or_else(|| text.split("\n\n").map(one_line).find(|p| !p.is_empty()))
+    else {
+        return String::new();
+    };
+    if p.chars().count() <= MAX {
+        return p;
+    }
+    let cut: String = p.chars().take(MAX).collect();
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > MAX / 2 => &cut[..i],
+        _ => &cut,
+    };
+    format!("{cut}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SourceKind;
+    use crate::extract::test_support;
+    use crate::model::{Language, Precision};
+
+    #[test]
+    fn request_parts_follow_the_source() {
+        let mut s = test_support::source(SourceKind::EuPortal, Language::En);
+        let r = request(&s);
+        assert_eq!(
+            r.parts,
+            vec![
+                (
+                    "query".to_owned(),
+                    r#"{"bool":{"must":[{"terms":{"type":["1","2"]}},{"terms":{"status":["31094502","31094501"]}},{"term":{"programmePeriod":"2021 - 2027"}}]}}"#.to_owned()
+                ),
+                ("languages".to_owned(), r#"["en"]"#.to_owned()),
+                ("sort".to_owned(), r#"{"field":"identifier","order":"ASC"}"#.to_owned()),
+            ]
+        );
+        s.statuses = vec![Status::Closed];
+        s.programmes = vec!["43108390".into(), "43353764".into()];
+        assert_eq!(
+            request(&s).parts[0].1,
+            r#"{"bool":{"must":[{"terms":{"type":["1","2"]}},{"terms":{"status":["31094503"]}},{"terms":{"frameworkProgramme":["43108390","43353764"]}},{"term":{"programmePeriod":"2021 - 2027"}}]}}"#
+        );
+    }
+
+    #[test]
+    fn page_urls() {
+        let base = Url::parse("https://api.tech.ec.europa.eu/search-api/prod/rest/search").unwrap();
+        assert_eq!(
+            page_url(&base, 2, PAGE_SIZE).as_str(),
+            "https://api.tech.ec.europa.eu/search-api/prod/rest/search?apiKey=SEDIA&text=***&pageSize=100&pageNumber=2"
+        );
+        let base =
+            Url::parse("https://h/s?apiKey=SEDIA_NONH2020_PROD&pageNumber=9&isExactMatch=true")
+                .unwrap();
+        assert_eq!(
+            page_url(&base, 1, 50).as_str(),
+            "https://h/s?isExactMatch=true&apiKey=SEDIA_NONH2020_PROD&text=***&pageSize=50&pageNumber=1"
+        );
+    }
+
+    #[test]
+    fn portal_dates() {
+        let table: &[(&str, Option<(Precision, &str, &str, Option<&str>)>)] = &[
+            (
+                "2027-04-08T00:00:00.000+0000",
+                Some((Precision::Date, "2027-04-08", "Europe/Brussels", None)),
+            ),
+            // Midnight UTC written with another offset is still a day.
+            (
+                "2023-12-07T01:00:00.000+0100",
+                Some((Precision::Date, "2023-12-07", "Europe/Brussels", None)),
+            ),
+            (
+                "2024-04-18T19:00:00.000+0200",
+                Some((
+                    Precision::Datetime,
+                    "2024-04-18",
+                    "Europe/Brussels",
+                    Some("2024-04-18T17:00:00+00:00"),
+                )),
+            ),
+            (
+                "2024-02-07T17:00:00.000+0000",
+                Some((
+                    Precision::Datetime,
+                    "2024-02-07",
+                    "UTC",
+                    Some("2024-02-07T17:00:00+00:00"),
+                )),
+            ),
+            (
+                "2027-12-31T23:59:00.000+0000",
+                Some((
+                    Precision::Datetime,
+                    "2027-12-31",
+                    "UTC",
+                    Some("2027-12-31T23:59:00+00:00"),
+                )),
+            ),
+            ("31/12/2027", None),
+        ];
+        for (raw, want) in table {
+            let got = portal_date(raw).map(|d| {
+                (
+                    d.precision,
+                    d.date_string(),
+                    d.zone.clone(),
+                    d.at.map(|a| a.to_rfc3339()),
+                )
+            });
+            let want =
+                want.map(|(p, d, z, a)| (p, d.to_owned(), z.to_owned(), a.map(str::to_owned)));
+            assert_eq!(got, want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn salvage_closes_truncated_json_at_the_last_complete_member() {
+        let table: &[(&str, Option<&str>)] = &[
+            (
+                r#"{"a":[{"x":1,"y":{"2026":"20"},"z":"trunc"#,
+                Some(r#"{"a":[{"x":1,"y":{"2026":"20"}}]}"#),
+            ),
+            (r#"[1,2,"a,b"#, Some("[1,2]")),
+            (r#"{"s":"a,\"b,"#, None),
+            (r#"{"a":1} x"#, None),
+        ];
+        for (input, want) in table {
+            assert_eq!(salvage(input).as_deref(), *want, "{input}");
+        }
+    }
+
+    #[test]
+    fn budget_from_overview_entries_of_the_topic() {
+        let ov: Value = serde_json::from_str(
+            r#"{"budgetTopicActionMap":{
+                "1":[{"action":"T-01 - RIA","expectedGrants":5,"minContribution":3000000,"maxContribution":"4000000","budgetYearMap":{"2026":"20000000"}}],
+                "2":[{"action":"T-010 - RIA","expectedGrants":1,"budgetYearMap":{"2026":"1"}}],
+                "3":[{"action":"C-01 - IA","expectedGrants":1,"budgetYearMap":{"2026":"99"}},
+                     {"action":"C-02 - IA","expectedGrants":2,"budgetYearMap":{"2026":"99"}}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            budget_for(&ov, "T-01"),
+            Some(Budget {
+                total: Some(20_000_000.0),
+                min_per_grant: Some(3_000_000.0),
+                max_per_grant: Some(4_000_000.0),
+                expected_grants: Some(5),
+                currency: "EUR".into()
+            })
+        );
+        let c = budget_for(&ov, "C-02").unwrap();
+        assert_eq!((c.total, c.expected_grants), (None, Some(2)));
+        assert_eq!(budget_for(&ov, "T-0"), None);
+    }
+
+    #[test]
+    fn programme_names() {
+        let table = [
+            (Some("43353764"), None, Some("Erasmus+")),
+            (None, Some("ERC-2025-STG"), Some("Horizon Europe")),
+            (
+                Some("999"),
+                Some("CREA-CULT-2025-COOP-UA-2"),
+                Some("Creative Europe"),
+            ),
+            (None, Some("EuropeAid/186723/DD/ACT/EG"), Some("EuropeAid")),
+            (None, Some("HORIZONTAL"), None),
+        ];
+        for (id, ident, want) in table {
+            assert_eq!(
+                programme_name(id, ident).as_deref(),
+                want,
+                "{id:?} {ident:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_bodies_are_errors() {
+        let e = parse_page(br#"{"type":"throwable","message":"boom"}"#).unwrap_err();
+        assert!(
+            matches!(e, ExtractError::Portal { ref kind, ref message } if kind == "throwable" && message == "boom"),
+            "{e:?}"
+        );
+        let e = parse_page(br#"{"type":"businessError","message":"Invalid Query format"}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("Invalid Query format"), "{e}");
+        assert!(matches!(
+            parse_page(b"<html>"),
+            Err(ExtractError::PortalJson { .. })
+        ));
+        assert!(matches!(
+            parse_page(b"[]"),
+            Err(ExtractError::NotPortalResponse { .. })
+        ));
+        assert!(matches!(
+            parse_page(br#"{"totalResults":3}"#),
+            Err(ExtractError::NotPortalResponse { .. })
+        ));
+    }
+}

@@ -1,0 +1,383 @@
+//! HTML to clean text, for summaries, full texts and the date extractor.
+//!
+//! Block elements become line breaks (paragraph-like ones a blank line),
+//! runs of whitespace (no-break spaces included) collapse to one space,
+//! entities are decoded, `script`/`style`/`template`/`noscript`/`title`
+//! content is dropped.
+//!
+//! [`html_to_text`] is a single-pass scanner rather than an html5ever parse:
+//! feed descriptions and SEDIA `descriptionByte` fragments are small, numerous
+//! and often broken, a scanner is several times faster than building a tree
+//! (benches/extract.rs), and it cannot be slowed by deep nesting. The same
+//! [`TextBuilder`] is driven by a tree walk in [`super::html`], so both paths
+//! lay text out identically.
+
+/// Pending separator between two runs of text, strongest wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Gap {
+    None,
+    Space,
+    Line,
+    Paragraph,
+}
+
+/// What an element does to the text layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Inline: no break.
+    Inline,
+    /// Cell: a space between neighbours.
+    Cell,
+    /// One line break before and after.
+    Line,
+    /// A blank line before and after.
+    Paragraph,
+    /// Content is not text (`script`, `style`...).
+    Skip,
+}
+
+/// How `name` (any case) lays out.
+pub(crate) fn role(name: &str) -> Role {
+    const PARAGRAPH: &[&str] = &[
+        "p",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "ul",
+        "ol",
+        "dl",
+        "table",
+        "blockquote",
+        "pre",
+        "hr",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "main",
+        "aside",
+        "nav",
+        "figure",
+        "address",
+        "details",
+        "form",
+        "fieldset",
+    ];
+    const LINE: &[&str] = &[
+        "br",
+        "div",
+        "li",
+        "dt",
+        "dd",
+        "tr",
+        "caption",
+        "figcaption",
+        "summary",
+        "option",
+        "legend",
+        "body",
+        "html",
+    ];
+    const SKIP: &[&str] = &[
+        "script", "style", "template", "noscript", "title", "head", "svg", "iframe", "object",
+        "select",
+    ];
+    let is = |list: &[&str]| list.iter().any(|t| t.eq_ignore_ascii_case(name));
+    if is(PARAGRAPH) {
+        Role::Paragraph
+    } else if is(LINE) {
+        Role::Line
+    } else if name.eq_ignore_ascii_case("td") || name.eq_ignore_ascii_case("th") {
+        Role::Cell
+    } else if is(SKIP) {
+        Role::Skip
+    } else {
+        Role::Inline
+    }
+}
+
+/// Accumulates text and layout events into clean text.
+#[derive(Debug, Default)]
+pub(crate) struct TextBuilder {
+    out: String,
+    gap: Option<Gap>,
+}
+
+impl TextBuilder {
+    pub(crate) fn new() -> Self {
+        TextBuilder::default()
+    }
+
+    fn want(&mut self, gap: Gap) {
+        let current = self.gap.unwrap_or(Gap::None);
+        if gap > current {
+            self.gap = Some(gap);
+        }
+    }
+
+    /// An element boundary of `role` (opening or closing).
+    pub(crate) fn boundary(&mut self, role: Role) {
+        match role {
+            Role::Inline | Role::Skip => {}
+            Role::Cell => self.want(Gap::Space),
+            Role::Line => self.want(Gap::Line),
+            Role::Paragraph => self.want(Gap::Paragraph),
+        }
+    }
+
+    /// Decoded text (entities already resolved).
+    pub(crate) fn text(&mut self, s: &str) {
+        for c in s.chars() {
+            // U+00A0 (&nbsp;) is everywhere in SEDIA descriptions and the
+            // derived F&T feed; it is layout, not content.
+            if c.is_whitespace() || c == '\u{a0}' || c == '\u{200b}' {
+                self.want(Gap::Space);
+                continue;
+            }
+            if let Some(gap) = self.gap.take()
+                && !self.out.is_empty()
+            {
+                match gap {
+                    Gap::None => {}
+                    Gap::Space => self.out.push(' '),
+                    Gap::Line => self.out.push('\n'),
+                    Gap::Paragraph => self.out.push_str("\n\n"),
+                }
+            }
+            self.gap = None;
+            self.out.push(c);
+        }
+    }
+
+    /// Raw HTML text: entities are decoded first.
+    pub(crate) fn raw_text(&mut self, s: &str) {
+        if s.contains('&') {
+            let decoded = html_escape::decode_html_entities(s);
+            self.text(&decoded);
+        } else {
+            self.text(s);
+        }
+    }
+
+    pub(crate) fn finish(self) -> String {
+        self.out
+    }
+}
+
+/// Clean text of an HTML fragment or document: block elements become line
+/// breaks (paragraphs a blank line), whitespace collapses, entities are
+/// decoded, script/style content is dropped. Text without tags passes
+/// through with its whitespace collapsed.
+pub fn html_to_text(html: &str) -> String {
+    let bytes = html.as_bytes();
+    let mut b = TextBuilder::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let Some(lt) = memchr_from(bytes, b'<', i) else {
+            b.raw_text(&html[i..]);
+            break;
+        };
+        if lt > i {
+            b.raw_text(&html[i..lt]);
+        }
+        match scan_markup(bytes, lt) {
+            Markup::Text => {
+                b.text("<");
+                i = lt + 1;
+            }
+            Markup::Ignored { end } => i = end,
+            Markup::Tag { name, closing, end } => {
+                let name = &html[name.0..name.1];
+                let r = role(name);
+                if r == Role::Skip && !closing {
+                    i = skip_element(bytes, end, name);
+                    continue;
+                }
+                b.boundary(r);
+                i = end;
+            }
+        }
+    }
+    b.finish()
+}
+
+/// Clean text on one line: every break becomes a space (titles, labels).
+pub(crate) fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn memchr_from(bytes: &[u8], needle: u8, from: usize) -> Option<usize> {
+    bytes[from..]
+        .iter()
+        .position(|&b| b == needle)
+        .map(|p| p + from)
+}
+
+/// What starts at a `<`.
+pub(crate) enum Markup {
+    /// A literal `<` (as in "a < b").
+    Text,
+    /// A comment, doctype or processing instruction, ending before `end`.
+    Ignored { end: usize },
+    /// A start or end tag; `name` is a byte range; the tag ends before `end`.
+    Tag {
+        name: (usize, usize),
+        closing: bool,
+        end: usize,
+    },
+}
+
+/// Reads the markup starting at `bytes[lt] == b'<'`.
+pub(crate) fn scan_markup(bytes: &[u8], lt: usize) -> Markup {
+    let rest = &bytes[lt..];
+    if rest.starts_with(b"<!--") {
+        let end = find(bytes, b"-->", lt + 4).map_or(bytes.len(), |p| p + 3);
+        return Markup::Ignored { end };
+    }
+    if rest.starts_with(b"<!") || rest.starts_with(b"<?") {
+        let end = memchr_from(bytes, b'>', lt).map_or(bytes.len(), |p| p + 1);
+        return Markup::Ignored { end };
+    }
+    let (closing, start) = if rest.get(1) == Some(&b'/') {
+        (true, lt + 2)
+    } else {
+        (false, lt + 1)
+    };
+    if !bytes.get(start).is_some_and(u8::is_ascii_alphabetic) {
+        return Markup::Text;
+    }
+    let mut j = start;
+    while j < bytes.len()
+        && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'-' || bytes[j] == b':')
+    {
+        j += 1;
+    }
+    let name = (start, j);
+    // The tag ends at the first `>` outside a quoted attribute value.
+    let mut quote: Option<u8> = None;
+    let mut k = j;
+    while k < bytes.len() {
+        let c = bytes[k];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == b'"' || c == b'\'' => {
+                // Only a quote right after `=` opens a value; a stray quote
+                // elsewhere (`<a b"c>`) must not swallow the rest of the page.
+                if bytes[..k].iter().rev().find(|b| !b.is_ascii_whitespace()) == Some(&b'=') {
+                    quote = Some(c);
+                }
+            }
+            None if c == b'>' => {
+                return Markup::Tag {
+                    name,
+                    closing,
+                    end: k + 1,
+                };
+            }
+            None => {}
+        }
+        k += 1;
+    }
+    Markup::Tag {
+        name,
+        closing,
+        end: bytes.len(),
+    }
+}
+
+/// Position after the end tag `</name ...>` that closes a raw-text element
+/// opened before `from` (or the end of input).
+pub(crate) fn skip_element(bytes: &[u8], from: usize, name: &str) -> usize {
+    let mut i = from;
+    while let Some(lt) = memchr_from(bytes, b'<', i) {
+        if bytes.get(lt + 1) == Some(&b'/') {
+            let n = name.len();
+            if bytes.len() >= lt + 2 + n
+                && bytes[lt + 2..lt + 2 + n].eq_ignore_ascii_case(name.as_bytes())
+            {
+                return memchr_from(bytes, b'>', lt).map_or(bytes.len(), |p| p + 1);
+            }
+        }
+        i = lt + 1;
+    }
+    bytes.len()
+}
+
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_becomes_clean_text() {
+        let table: &[(&str, &str, &str)] = &[
+            ("plain text", "  a   b\n c ", "a b c"),
+            ("paragraphs", "<p>One</p><p>Two</p>", "One\n\nTwo"),
+            ("br and div", "a<br>b<div>c</div>d", "a\nb\nc\nd"),
+            (
+                "list items on lines",
+                "<ul><li>x</li><li>y</li></ul>after",
+                "x\ny\n\nafter",
+            ),
+            (
+                "inline stays inline",
+                "a <b>bold</b> <i>it</i>alic",
+                "a bold italic",
+            ),
+            (
+                "entities decoded",
+                "d&eacute;p&ocirc;t &amp; co&nbsp;: 17h00&#8217;s",
+                "dépôt & co : 17h00’s",
+            ),
+            (
+                "script and style dropped",
+                "<style>p{}</style>a<script>if (a<b) x()</script>b<SCRIPT>y</SCRIPT>c",
+                "abc",
+            ),
+            ("comments dropped", "a<!-- <p>x</p> -->b", "ab"),
+            ("literal less-than", "a < b and 3<4", "a < b and 3<4"),
+            (
+                "quoted > in attribute",
+                "<a title=\"x > y\" href='z'>link</a>",
+                "link",
+            ),
+            (
+                "SEDIA description head",
+                "<p class=\"topicdescriptionkind\">Expected Outcome:</p><p>Proposals are expected</p>",
+                "Expected Outcome:\n\nProposals are expected",
+            ),
+            (
+                "table cells",
+                "<table><tr><td>a</td><td>b</td></tr></table>",
+                "a b",
+            ),
+            ("unterminated tag", "text <p class=\"x", "text"),
+            (
+                "stray quote in a tag",
+                "<a b\"c>link</a> and <p>more</p>",
+                "link and\n\nmore",
+            ),
+        ];
+        for (name, html, want) in table {
+            assert_eq!(html_to_text(html), *want, "{name}");
+        }
+    }
+
+    #[test]
+    fn one_line_joins_breaks() {
+        assert_eq!(
+            one_line(" Postdoctoral\n Researcher  "),
+            "Postdoctoral Researcher"
+        );
+    }
+}
