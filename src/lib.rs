@@ -17,8 +17,10 @@
 pub mod config;
 pub mod crawl;
 pub mod dates;
+pub mod export;
 pub mod extract;
 pub mod fetch;
+pub mod index;
 pub mod model;
 pub mod normalize;
 pub mod store;
