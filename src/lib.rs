@@ -10,7 +10,6 @@
 //! and return values; IO lives in [`fetch`], [`store`] and the job functions
 //! in [`crawl`]. The binary (`src/main.rs`) only parses arguments and wires
 //! these together.
-
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -19,8 +18,10 @@ pub mod config;
 pub mod daemon;
 pub mod dates;
 pub mod digest;
+pub mod export;
 pub mod extract;
 pub mod fetch;
+pub mod index;
 pub mod model;
 pub mod normalize;
 pub mod settings;
