@@ -84,9 +84,17 @@ pub enum Sink {
 
 /// Crawls one source. Never returns an error: failures are in the report
 /// (and, with a store, in the run log and the source state).
-pub async fn crawl_source(fetcher: &Fetcher, source: &Source, sink: &Sink, now: DateTime<Utc>) -> CrawlReport {
+pub async fn crawl_source(
+    fetcher: &Fetcher,
+    source: &Source,
+    sink: &Sink,
+    now: DateTime<Utc>,
+) -> CrawlReport {
     let started = Utc::now();
-    let mut report = CrawlReport { source: source.id.clone(), ..CrawlReport::default() };
+    let mut report = CrawlReport {
+        source: source.id.clone(),
+        ..CrawlReport::default()
+    };
     let store = match sink {
         Sink::Store(s) => Some(s.clone()),
         Sink::DryRun => None,
@@ -99,8 +107,12 @@ pub async fn crawl_source(fetcher: &Fetcher, source: &Source, sink: &Sink, now: 
             report.not_modified = h.not_modified;
             report.warnings = h.drafts.problems.iter().map(problem_message).collect();
             report.items = h.drafts.calls.len();
-            let calls: Vec<Call> =
-                h.drafts.calls.into_iter().map(|d| normalize::normalize(d, source, now)).collect();
+            let calls: Vec<Call> = h
+                .drafts
+                .calls
+                .into_iter()
+                .map(|d| normalize::normalize(d, source, now))
+                .collect();
             match &store {
                 None => report.calls = calls,
                 Some(store) if !h.not_modified => {
@@ -108,12 +120,18 @@ pub async fn crawl_source(fetcher: &Fetcher, source: &Source, sink: &Sink, now: 
                     let id = source.id.clone();
                     let validators = h.validators;
                     let stored = tokio::task::spawn_blocking(move || {
-                        let mut store = store.lock().map_err(|_| "database handle poisoned by an earlier panic".to_owned())?;
-                        let summary = store.apply_calls(&id, &calls, now).map_err(|e| e.to_string())?;
+                        let mut store = store.lock().map_err(|_| {
+                            "database handle poisoned by an earlier panic".to_owned()
+                        })?;
+                        let summary = store
+                            .apply_calls(&id, &calls, now)
+                            .map_err(|e| e.to_string())?;
                         // Validators only after the calls are stored: if storing
                         // failed, the next crawl must not get a 304 and skip them.
                         for (url, v) in &validators {
-                            store.set_validators(url.as_str(), v, now).map_err(|e| e.to_string())?;
+                            store
+                                .set_validators(url.as_str(), v, now)
+                                .map_err(|e| e.to_string())?;
                         }
                         Ok::<_, String>(summary)
                     })
@@ -123,9 +141,12 @@ pub async fn crawl_source(fetcher: &Fetcher, source: &Source, sink: &Sink, now: 
                             report.new = summary.new.len();
                             report.updated = summary.updated.len();
                             report.unchanged = summary.unchanged;
-                            report.changed = summary.new.into_iter().chain(summary.updated).collect();
+                            report.changed =
+                                summary.new.into_iter().chain(summary.updated).collect();
                         }
-                        Ok(Err(e)) => report.errors.push(format!("storing the calls failed, nothing was changed: {e}")),
+                        Ok(Err(e)) => report.errors.push(format!(
+                            "storing the calls failed, nothing was changed: {e}"
+                        )),
                         Err(e) => report.errors.push(format!("storing the calls failed: {e}")),
                     }
                 }
@@ -139,16 +160,23 @@ pub async fn crawl_source(fetcher: &Fetcher, source: &Source, sink: &Sink, now: 
             started_at: started,
             finished_at: Utc::now(),
             ok: !report.failed(),
-            fetched: report.fetched,
-            new: report.new as u32,
-            updated: report.updated as u32,
-            unchanged: report.unchanged as u32,
-            items_seen: report.items as u32,
-            not_modified: report.not_modified,
-            errors: report.errors.iter().chain(report.warnings.iter()).cloned().collect(),
+            // `None` when nothing was re-read (304), so the "suddenly yields
+            // zero items" check keeps comparing with the last real count.
+            fetched: (!report.not_modified && !report.failed()).then_some(report.items as u64),
+            new: report.new as u64,
+            updated: report.updated as u64,
+            unchanged: report.unchanged as u64,
+            errors: report
+                .errors
+                .iter()
+                .chain(report.warnings.iter())
+                .cloned()
+                .collect(),
         };
         let recorded = tokio::task::spawn_blocking(move || {
-            let mut store = store.lock().map_err(|_| "database handle poisoned".to_owned())?;
+            let mut store = store
+                .lock()
+                .map_err(|_| "database handle poisoned".to_owned())?;
             store.record_run(&run).map_err(|e| e.to_string())
         })
         .await;
@@ -187,7 +215,11 @@ async fn harvest(
     match &source.kind {
         SourceKind::Feed => {
             let validators = stored_validators(store, &source.url).await;
-            match fetcher.get(&source.url, &source.fetch, validators.as_ref()).await.map_err(|e| e.to_string())? {
+            match fetcher
+                .get(&source.url, &source.fetch, validators.as_ref())
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 FetchOutcome::NotModified(v) => Ok(Harvest {
                     drafts: Extracted::default(),
                     fetched: 0,
@@ -195,8 +227,14 @@ async fn harvest(
                     not_modified: true,
                 }),
                 FetchOutcome::Fetched(f) => {
-                    let drafts = extract::feed::extract(&f.body, source, now).map_err(|e| e.to_string())?;
-                    Ok(Harvest { drafts, fetched: 1, validators: vec![(source.url.clone(), f.validators)], not_modified: false })
+                    let drafts =
+                        extract::feed::extract(&f.body, source, now).map_err(|e| e.to_string())?;
+                    Ok(Harvest {
+                        drafts,
+                        fetched: 1,
+                        validators: vec![(source.url.clone(), f.validators)],
+                        not_modified: false,
+                    })
                 }
             }
         }
@@ -212,7 +250,11 @@ async fn harvest(
                 }
                 // Conditional GET only on the first listing page: when it has
                 // not changed, nothing behind it is re-read.
-                let v = if page == 0 { stored_validators(store, &page_url).await } else { None };
+                let v = if page == 0 {
+                    stored_validators(store, &page_url).await
+                } else {
+                    None
+                };
                 let fetched_page = match fetcher.get(&page_url, &source.fetch, v.as_ref()).await {
                     Ok(FetchOutcome::NotModified(v)) if page == 0 => {
                         return Ok(Harvest {
@@ -228,7 +270,10 @@ async fn harvest(
                     // failing keeps what the earlier pages gave.
                     Err(e) if page == 0 => return Err(e.to_string()),
                     Err(e) => {
-                        out.problems.push(ExtractProblem { item: format!("page {}", page + 1), message: e.to_string() });
+                        out.problems.push(ExtractProblem {
+                            item: format!("page {}", page + 1),
+                            message: e.to_string(),
+                        });
                         break;
                     }
                 };
@@ -237,14 +282,18 @@ async fn harvest(
                     validators.push((page_url.clone(), fetched_page.validators.clone()));
                 }
                 let text = fetched_page.text();
-                let listing = match extract::html::listing(&text, &fetched_page.url, spec, source, now) {
-                    Ok(l) => l,
-                    Err(e) if page == 0 => return Err(e.to_string()),
-                    Err(e) => {
-                        out.problems.push(ExtractProblem { item: format!("page {}", page + 1), message: e.to_string() });
-                        break;
-                    }
-                };
+                let listing =
+                    match extract::html::listing(&text, &fetched_page.url, spec, source, now) {
+                        Ok(l) => l,
+                        Err(e) if page == 0 => return Err(e.to_string()),
+                        Err(e) => {
+                            out.problems.push(ExtractProblem {
+                                item: format!("page {}", page + 1),
+                                message: e.to_string(),
+                            });
+                            break;
+                        }
+                    };
                 out.calls.extend(listing.items);
                 out.problems.extend(listing.problems);
                 match listing.next_page {
@@ -254,12 +303,19 @@ async fn harvest(
             }
             if let Some(detail) = &spec.detail {
                 for draft in &mut out.calls {
-                    let Ok(url) = Url::parse(&draft.url) else { continue };
+                    let Ok(url) = Url::parse(&draft.url) else {
+                        continue;
+                    };
                     match fetcher.get(&url, &source.fetch, None).await {
                         Ok(FetchOutcome::Fetched(f)) => {
                             fetched += 1;
-                            if let Err(e) = extract::html::detail(draft, &f.text(), &f.url, detail, source, now) {
-                                out.problems.push(ExtractProblem { item: draft.url.clone(), message: format!("detail page: {e}") });
+                            if let Err(e) =
+                                extract::html::detail(draft, &f.text(), &f.url, detail, source, now)
+                            {
+                                out.problems.push(ExtractProblem {
+                                    item: draft.url.clone(),
+                                    message: format!("detail page: {e}"),
+                                });
                             }
                         }
                         Ok(FetchOutcome::NotModified(_)) => {}
@@ -270,30 +326,46 @@ async fn harvest(
                     }
                 }
             }
-            Ok(Harvest { drafts: out, fetched, validators, not_modified: false })
+            Ok(Harvest {
+                drafts: out,
+                fetched,
+                validators,
+                not_modified: false,
+            })
         }
         SourceKind::EuPortal => {
             let request = extract::eu_portal::request(source);
             let mut rows = Vec::new();
             let mut fetched = 0;
             for page_number in 1..=MAX_PORTAL_PAGES {
-                let url = extract::eu_portal::page_url(&source.url, page_number, extract::eu_portal::PAGE_SIZE);
+                let url = extract::eu_portal::page_url(
+                    &source.url,
+                    page_number,
+                    extract::eu_portal::PAGE_SIZE,
+                );
                 let answer = fetcher
                     .post_json_parts(&url, &source.fetch, &request.parts)
                     .await
                     .map_err(|e| format!("page {page_number}: {e}"))?;
                 fetched += 1;
-                let page = extract::eu_portal::parse_page(&answer.body).map_err(|e| format!("page {page_number}: {e}"))?;
+                let page = extract::eu_portal::parse_page(&answer.body)
+                    .map_err(|e| format!("page {page_number}: {e}"))?;
                 let count = page.rows.len() as u64;
                 rows.extend(page.rows);
                 if count < u64::from(extract::eu_portal::PAGE_SIZE)
-                    || u64::from(page_number) * u64::from(extract::eu_portal::PAGE_SIZE) >= page.total_results
+                    || u64::from(page_number) * u64::from(extract::eu_portal::PAGE_SIZE)
+                        >= page.total_results
                 {
                     break;
                 }
             }
             let drafts = extract::eu_portal::into_drafts(rows, source, now);
-            Ok(Harvest { drafts, fetched, validators: Vec::new(), not_modified: false })
+            Ok(Harvest {
+                drafts,
+                fetched,
+                validators: Vec::new(),
+                not_modified: false,
+            })
         }
     }
 }

@@ -10,11 +10,12 @@
 //! and return values; IO lives in [`fetch`], [`store`] and the job functions
 //! in [`crawl`]. The binary (`src/main.rs`) only parses arguments and wires
 //! these together.
+
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod config;
-// pub mod crawl; (enabled once fetch, extract and store land)
+pub mod crawl;
 pub mod daemon;
 pub mod dates;
 pub mod digest;
@@ -26,3 +27,4 @@ pub mod model;
 pub mod normalize;
 pub mod settings;
 pub mod store;
+pub mod sync;

@@ -23,7 +23,7 @@ const PARALLEL_SOURCES: usize = 8;
 pub struct CrawlArgs {
     /// Crawl only this source (repeatable); default: all sources.
     #[arg(long = "source", value_name = "ID")]
-    sources: Vec<String>,
+    only: Vec<String>,
     /// Print a JSON array of {source, fetched, new, updated, unchanged, errors, warnings}.
     #[arg(long)]
     json: bool,
@@ -40,7 +40,12 @@ pub fn select<'a>(sources: &'a Sources, ids: &[String]) -> Result<Vec<&'a Source
                 InvalidInput(format!(
                     "no source {id:?} in {}; known ids: {}",
                     sources.path.display(),
-                    sources.list.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+                    sources
+                        .list
+                        .iter()
+                        .map(|s| s.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             })
         })
@@ -75,7 +80,9 @@ pub fn progress_bar(len: usize, quiet: bool) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} sources  {msg}") {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} sources  {msg}")
+    {
         bar.set_style(style);
     }
     bar
@@ -83,20 +90,39 @@ pub fn progress_bar(len: usize, quiet: bool) -> indicatif::ProgressBar {
 
 pub fn run(cli: &Cli, args: &CrawlArgs) -> anyhow::Result<Exit> {
     let sources = cli.load_sources()?;
-    let selected = select(&sources, &args.sources)?;
+    let selected = select(&sources, &args.only)?;
     super::ensure_dir(&cli.data_dir)?;
-    let store = Store::open(&cli.db_path()).with_context(|| format!("cannot open {}", cli.db_path().display()))?;
+    let store = Store::open(&cli.db_path())
+        .with_context(|| format!("cannot open {}", cli.db_path().display()))?;
     let store = Arc::new(Mutex::new(store));
-    let fetcher = Fetcher::new(&selected.first().map(|s| s.fetch.clone()).unwrap_or_default())
-        .context("cannot set up the HTTP client")?;
+    let fetcher = Fetcher::new(
+        &selected
+            .first()
+            .map(|s| s.fetch.clone())
+            .unwrap_or_default(),
+    )
+    .context("cannot set up the HTTP client")?;
     let runtime = super::runtime()?;
     let progress = progress_bar(selected.len(), args.json);
-    let reports = runtime.block_on(crawl_all(&fetcher, &selected, &Sink::Store(store.clone()), &progress));
+    let reports = runtime.block_on(crawl_all(
+        &fetcher,
+        &selected,
+        &Sink::Store(store.clone()),
+        &progress,
+    ));
     progress.finish_and_clear();
-    let changed: Vec<String> = reports.iter().flat_map(|r| r.changed.iter().cloned()).collect();
-    super::index_cmd::update_index(cli, &store, &changed)?;
+    {
+        let store = store
+            .lock()
+            .map_err(|_| anyhow::anyhow!("database handle poisoned by an earlier panic"))?;
+        super::index_cmd::update_index(cli, &store)?;
+    }
     print_reports(&reports, args.json)?;
-    Ok(if reports.iter().any(CrawlReport::failed) { Exit::SourcesFailed } else { Exit::Ok })
+    Ok(if reports.iter().any(CrawlReport::failed) {
+        Exit::SourcesFailed
+    } else {
+        Exit::Ok
+    })
 }
 
 fn print_reports(reports: &[CrawlReport], json: bool) -> anyhow::Result<()> {
@@ -110,7 +136,11 @@ fn print_reports(reports: &[CrawlReport], json: bool) -> anyhow::Result<()> {
             writeln!(out, "{:<28} FAILED: {}", r.source, r.errors.join("; "))?;
             continue;
         }
-        let note = if r.not_modified { "  (not modified)" } else { "" };
+        let note = if r.not_modified {
+            "  (not modified)"
+        } else {
+            ""
+        };
         writeln!(
             out,
             "{:<28} fetched {:>3}  new {:>4}  updated {:>4}  unchanged {:>4}  failed 0{}",
@@ -122,7 +152,11 @@ fn print_reports(reports: &[CrawlReport], json: bool) -> anyhow::Result<()> {
     }
     let failed = reports.iter().filter(|r| r.failed()).count();
     if failed > 0 {
-        writeln!(out, "{failed} of {} sources failed; the others were stored.", reports.len())?;
+        writeln!(
+            out,
+            "{failed} of {} sources failed; the others were stored.",
+            reports.len()
+        )?;
     }
     Ok(())
 }

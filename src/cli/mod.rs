@@ -3,7 +3,11 @@
 //! needs, calls the library and prints.
 
 mod config_cmd;
+mod crawl_cmd;
 mod dates_cmd;
+mod index_cmd;
+mod show_cmd;
+mod sources_cmd;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -98,8 +102,17 @@ pub enum Command {
     /// Validate the configuration files and show each source's next runs.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Crawl sources now, once, and store what they hold.
+    Crawl(crawl_cmd::CrawlArgs),
     /// Find the dates in a text (argument or stdin), as fundwatch reads them.
     Dates(dates_cmd::DatesArgs),
+    /// Rebuild the search index from the database.
+    Reindex(index_cmd::ReindexArgs),
+    /// One call: every field, every deadline, its sources and change history.
+    Show(show_cmd::ShowArgs),
+    /// List sources with their health, or check one without storing.
+    #[command(subcommand)]
+    Sources(sources_cmd::SourcesCommand),
 }
 
 impl Cli {
@@ -143,7 +156,11 @@ pub fn init_tracing(cli: &Cli) {
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match &cli.command {
         Command::Config(c) => config_cmd::run(&cli, c),
+        Command::Crawl(a) => crawl_cmd::run(&cli, a),
         Command::Dates(a) => dates_cmd::run(a),
+        Command::Reindex(a) => index_cmd::run(&cli, a),
+        Command::Show(a) => show_cmd::run(&cli, a),
+        Command::Sources(c) => sources_cmd::run(&cli, c),
     }
 }
 
@@ -155,8 +172,28 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// A tokio runtime for the commands that do network IO.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 /// Creates the data directory if needed.
 pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the data directory {}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        // Catches clashing argument ids between global and subcommand
+        // options, which clap otherwise reports only when the command runs.
+        super::Cli::command().debug_assert();
+    }
 }

@@ -26,7 +26,10 @@ pub struct ShowArgs {
 pub fn describe_date(d: &DatePoint, now: DateTime<Utc>) -> String {
     let tz = d.tz();
     let when = match (d.precision, d.at) {
-        (Precision::Datetime, Some(at)) => at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
+        (Precision::Datetime, Some(at)) => at
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string(),
         (Precision::Month, _) => format!("{} (month)", d.date_string()),
         _ => format!("{} ({})", d.date_string(), d.zone),
     };
@@ -38,8 +41,44 @@ pub fn describe_date(d: &DatePoint, now: DateTime<Utc>) -> String {
     } else {
         format!("in {days} days")
     };
-    let label = d.label.as_deref().map(|l| format!(" [{l}]")).unwrap_or_default();
+    let label = d
+        .label
+        .as_deref()
+        .map(|l| format!(" [{l}]"))
+        .unwrap_or_default();
     format!("{when} ({rel}){label}")
+}
+
+/// A history value as one short line: strings bare, deadlines as their dates.
+fn display_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "-".to_owned(),
+        serde_json::Value::String(s) => {
+            let s: String = s.chars().take(80).collect();
+            s.replace('\n', " ")
+        }
+        serde_json::Value::Array(items) => {
+            let parts: Vec<String> = items
+                .iter()
+                .map(|i| match serde_json::from_value::<DatePoint>(i.clone()) {
+                    Ok(d) => {
+                        d.at.map(|t| t.format("%Y-%m-%d %H:%MZ").to_string())
+                            .unwrap_or_else(|| d.date_string())
+                    }
+                    Err(_) => display_value(i),
+                })
+                .collect();
+            format!("[{}]", parts.join(", "))
+        }
+        serde_json::Value::Object(_) => match serde_json::from_value::<DatePoint>(v.clone()) {
+            Ok(d) => {
+                d.at.map(|t| t.format("%Y-%m-%d %H:%MZ").to_string())
+                    .unwrap_or_else(|| d.date_string())
+            }
+            Err(_) => v.to_string(),
+        },
+        other => other.to_string(),
+    }
 }
 
 pub fn run(cli: &Cli, args: &ShowArgs) -> anyhow::Result<Exit> {
@@ -50,7 +89,8 @@ pub fn run(cli: &Cli, args: &ShowArgs) -> anyhow::Result<Exit> {
         ))
         .into());
     }
-    let store = Store::open(&cli.db_path()).with_context(|| format!("cannot open {}", cli.db_path().display()))?;
+    let store = Store::open(&cli.db_path())
+        .with_context(|| format!("cannot open {}", cli.db_path().display()))?;
     let Some(stored) = store.call(&args.id)? else {
         return Err(InvalidInput(format!("no call with id {:?}", args.id)).into());
     };
@@ -91,27 +131,49 @@ pub fn run(cli: &Cli, args: &ShowArgs) -> anyhow::Result<Exit> {
         writeln!(out, "deadlines   none found")?;
     }
     for (i, d) in c.deadlines.iter().enumerate() {
-        writeln!(out, "{}{}", if i == 0 { "deadlines   " } else { "            " }, describe_date(d, now))?;
+        writeln!(
+            out,
+            "{}{}",
+            if i == 0 {
+                "deadlines   "
+            } else {
+                "            "
+            },
+            describe_date(d, now)
+        )?;
         if !d.text.is_empty() {
             writeln!(out, "              «{}»", d.text.replace('\n', " "))?;
         }
     }
     if let Some(b) = &c.budget {
-        let fmt = |v: Option<f64>| v.map(|v| format!("{v:.0} {}", b.currency)).unwrap_or_else(|| "-".into());
+        let fmt = |v: Option<f64>| {
+            v.map(|v| format!("{v:.0} {}", b.currency))
+                .unwrap_or_else(|| "-".into())
+        };
         writeln!(
             out,
             "budget      total {}  per grant {} – {}  grants {}",
             fmt(b.total),
             fmt(b.min_per_grant),
             fmt(b.max_per_grant),
-            b.expected_grants.map(|g| g.to_string()).unwrap_or_else(|| "-".into())
+            b.expected_grants
+                .map(|g| g.to_string())
+                .unwrap_or_else(|| "-".into())
         )?;
     }
     if !c.tags.is_empty() {
         writeln!(out, "tags        {}", c.tags.join(", "))?;
     }
-    writeln!(out, "first seen  {}", stored.first_seen.format("%Y-%m-%d %H:%M UTC"))?;
-    writeln!(out, "changed     {}", stored.last_changed.format("%Y-%m-%d %H:%M UTC"))?;
+    writeln!(
+        out,
+        "first seen  {}",
+        stored.first_seen.format("%Y-%m-%d %H:%M UTC")
+    )?;
+    writeln!(
+        out,
+        "changed     {}",
+        stored.last_changed.format("%Y-%m-%d %H:%M UTC")
+    )?;
     writeln!(out, "\nsources")?;
     for l in &stored.links {
         writeln!(out, "  {:<24} {}", l.source_id, l.url)?;
@@ -121,14 +183,29 @@ pub fn run(cli: &Cli, args: &ShowArgs) -> anyhow::Result<Exit> {
     }
     if !c.text.is_empty() {
         let t: String = c.text.chars().take(1500).collect();
-        writeln!(out, "\ntext\n{t}{}", if c.text.chars().count() > 1500 { "\n…" } else { "" })?;
+        writeln!(
+            out,
+            "\ntext\n{t}{}",
+            if c.text.chars().count() > 1500 {
+                "\n…"
+            } else {
+                ""
+            }
+        )?;
     }
     writeln!(out, "\nhistory")?;
     if history.is_empty() {
         writeln!(out, "  no change recorded")?;
     }
     for h in &history {
-        writeln!(out, "  {}  {:<10} {} → {}", h.at.format("%Y-%m-%d %H:%M"), h.field, h.old_display(), h.new_display())?;
+        writeln!(
+            out,
+            "  {}  {:<10} {} → {}",
+            h.at.format("%Y-%m-%d %H:%M"),
+            h.field,
+            display_value(&h.old),
+            display_value(&h.new)
+        )?;
     }
     Ok(Exit::Ok)
 }

@@ -44,7 +44,12 @@ pub fn run(cli: &Cli, cmd: &SourcesCommand) -> anyhow::Result<Exit> {
 }
 
 fn fmt_time(t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into())
+    t.map(|t| {
+        t.with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    })
+    .unwrap_or_else(|| "-".into())
 }
 
 fn list(cli: &Cli, json: bool) -> anyhow::Result<Exit> {
@@ -52,7 +57,8 @@ fn list(cli: &Cli, json: bool) -> anyhow::Result<Exit> {
     let now = Utc::now();
     // Listing must work before the first crawl: no database yet is not an error.
     let (states, counts) = if cli.db_path().exists() {
-        let store = Store::open(&cli.db_path()).with_context(|| format!("cannot open {}", cli.db_path().display()))?;
+        let store = Store::open(&cli.db_path())
+            .with_context(|| format!("cannot open {}", cli.db_path().display()))?;
         (store.source_states()?, store.calls_per_source()?)
     } else {
         (Vec::new(), Default::default())
@@ -101,7 +107,9 @@ fn list(cli: &Cli, json: bool) -> anyhow::Result<Exit> {
             fmt_time(state.and_then(|st| st.last_success)),
             state.map(|st| st.consecutive_failures).unwrap_or(0),
             counts.get(&s.id).copied().unwrap_or(0),
-            state.and_then(|st| st.last_error.clone()).unwrap_or_default(),
+            state
+                .and_then(|st| st.last_error.clone())
+                .unwrap_or_default(),
         )?;
     }
     Ok(Exit::Ok)
@@ -129,7 +137,14 @@ fn check(cli: &Cli, id: &str, json: bool) -> anyhow::Result<Exit> {
             }))?
         )?;
     } else {
-        writeln!(out, "{} ({}): {} documents fetched, {} calls extracted", source.id, source.url, report.fetched, report.calls.len())?;
+        writeln!(
+            out,
+            "{} ({}): {} documents fetched, {} calls extracted",
+            source.id,
+            source.url,
+            report.fetched,
+            report.calls.len()
+        )?;
         for c in &report.calls {
             print_call_brief(&mut out, c, now)?;
         }
@@ -140,7 +155,11 @@ fn check(cli: &Cli, id: &str, json: bool) -> anyhow::Result<Exit> {
             writeln!(out, "error: {e}")?;
         }
     }
-    Ok(if report.failed() { Exit::SourcesFailed } else { Exit::Ok })
+    Ok(if report.failed() {
+        Exit::SourcesFailed
+    } else {
+        Exit::Ok
+    })
 }
 
 /// A few lines per call: title, URL, status, deadlines.
@@ -153,20 +172,39 @@ pub fn print_call_brief(out: &mut impl Write, c: &Call, now: DateTime<Utc>) -> s
         c.id,
         c.status,
         c.funder,
-        c.programme.as_deref().map(|p| format!("  programme {p}")).unwrap_or_default()
+        c.programme
+            .as_deref()
+            .map(|p| format!("  programme {p}"))
+            .unwrap_or_default()
     )?;
     if let Some(o) = &c.opening {
-        writeln!(out, "  opens     {}", super::show_cmd::describe_date(o, now))?;
+        writeln!(
+            out,
+            "  opens     {}",
+            super::show_cmd::describe_date(o, now)
+        )?;
     }
     for d in &c.deadlines {
-        writeln!(out, "  deadline  {}", super::show_cmd::describe_date(d, now))?;
+        writeln!(
+            out,
+            "  deadline  {}",
+            super::show_cmd::describe_date(d, now)
+        )?;
     }
     if c.deadlines.is_empty() {
         writeln!(out, "  deadline  (none found)")?;
     }
     if !c.summary.is_empty() {
         let s: String = c.summary.chars().take(160).collect();
-        writeln!(out, "  {s}{}", if c.summary.chars().count() > 160 { "…" } else { "" })?;
+        writeln!(
+            out,
+            "  {s}{}",
+            if c.summary.chars().count() > 160 {
+                "…"
+            } else {
+                ""
+            }
+        )?;
     }
     Ok(())
 }

@@ -118,7 +118,10 @@ mod tests {
 
     #[test]
     fn keyword_keeps_the_whole_value() {
-        assert_eq!(keyword_token(" Région Auvergne-Rhône-Alpes "), "region auvergne-rhone-alpes");
+        assert_eq!(
+            keyword_token(" Région Auvergne-Rhône-Alpes "),
+            "region auvergne-rhone-alpes"
+        );
         assert_eq!(keyword_token("EU"), "eu");
     }
 }

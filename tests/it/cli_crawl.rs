@@ -19,10 +19,22 @@ fn by_source<'a>(reports: &'a Value, id: &str) -> &'a Value {
 async fn crawl_stores_feed_listing_and_portal_then_a_second_crawl_changes_nothing() {
     let server = portal_server().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("sources.toml"), sources_toml(&server.uri(), "")).unwrap();
+    std::fs::write(
+        dir.path().join("sources.toml"),
+        sources_toml(&server.uri(), ""),
+    )
+    .unwrap();
 
-    let out = fundwatch(dir.path()).args(["crawl", "--json"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let out = fundwatch(dir.path())
+        .args(["crawl", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let first = stdout_json(&out);
     let anr = by_source(&first, "anr");
     assert_eq!(anr["new"], 2, "{anr:#}");
@@ -37,24 +49,44 @@ async fn crawl_stores_feed_listing_and_portal_then_a_second_crawl_changes_nothin
 
     // Second crawl: the feed and the listing answer 304, the portal content
     // is the same: nothing new, nothing updated.
-    let out = fundwatch(dir.path()).args(["crawl", "--json"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let out = fundwatch(dir.path())
+        .args(["crawl", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let second = stdout_json(&out);
     for id in ["anr", "region-aura", "eu-horizon"] {
         let r = by_source(&second, id);
         assert_eq!(r["new"], 0, "{r:#}");
         assert_eq!(r["updated"], 0, "{r:#}");
     }
-    assert_eq!(by_source(&second, "anr")["fetched"], 0, "a 304 fetches no body");
+    assert_eq!(
+        by_source(&second, "anr")["fetched"],
+        0,
+        "a 304 fetches no body"
+    );
     assert_eq!(by_source(&second, "region-aura")["fetched"], 0);
     assert_eq!(by_source(&second, "eu-horizon")["unchanged"], 2);
 
     // The two-stage topic keeps both its deadlines, as dates (the portal's
     // midnight-UTC convention, SOURCES-FORMATS.md §1.4).
-    let out = fundwatch(dir.path()).args(["sources", "list", "--json"]).output().unwrap();
+    let out = fundwatch(dir.path())
+        .args(["sources", "list", "--json"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let list = stdout_json(&out);
-    let eu_row = list.as_array().unwrap().iter().find(|r| r["id"] == "eu-horizon").unwrap();
+    let eu_row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "eu-horizon")
+        .unwrap();
     assert_eq!(eu_row["calls"], 2, "{eu_row:#}");
     assert_eq!(eu_row["consecutive_failures"], 0);
 }
@@ -63,31 +95,65 @@ async fn crawl_stores_feed_listing_and_portal_then_a_second_crawl_changes_nothin
 async fn show_prints_every_deadline_of_a_two_stage_topic() {
     let server = portal_server().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("sources.toml"), sources_toml(&server.uri(), "")).unwrap();
-    let out = fundwatch(dir.path()).args(["crawl", "--source", "eu-horizon"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(
+        dir.path().join("sources.toml"),
+        sources_toml(&server.uri(), ""),
+    )
+    .unwrap();
+    let out = fundwatch(dir.path())
+        .args(["crawl", "--source", "eu-horizon"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Find the id through `sources check` (same extraction, nothing stored).
-    let out = fundwatch(dir.path()).args(["sources", "check", "eu-horizon", "--json"]).output().unwrap();
+    let out = fundwatch(dir.path())
+        .args(["sources", "check", "eu-horizon", "--json"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let checked = stdout_json(&out);
     let calls = checked["calls"].as_array().unwrap();
-    let soil = calls.iter().find(|c| c["native_id"] == "HORIZON-CL6-2027-01-SOIL-01").expect("soil topic");
+    let soil = calls
+        .iter()
+        .find(|c| c["native_id"] == "HORIZON-CL6-2027-01-SOIL-01")
+        .expect("soil topic");
     let id = soil["id"].as_str().unwrap();
 
-    let out = fundwatch(dir.path()).args(["show", id, "--json"]).output().unwrap();
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let out = fundwatch(dir.path())
+        .args(["show", id, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let shown = stdout_json(&out);
     let deadlines = shown["call"]["deadlines"].as_array().unwrap();
-    let dates: Vec<&str> = deadlines.iter().map(|d| d["date"].as_str().unwrap()).collect();
+    let dates: Vec<&str> = deadlines
+        .iter()
+        .map(|d| d["date"].as_str().unwrap())
+        .collect();
     assert_eq!(dates, ["2027-02-18", "2027-09-15"]);
-    assert!(deadlines.iter().all(|d| d["precision"] == "date"), "{deadlines:#?}");
+    assert!(
+        deadlines.iter().all(|d| d["precision"] == "date"),
+        "{deadlines:#?}"
+    );
     assert_eq!(shown["call"]["programme"], "Horizon Europe");
 
     let out = fundwatch(dir.path()).args(["show", id]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Living labs for healthy soils"), "{text}");
-    assert!(text.contains("2027-02-18") && text.contains("2027-09-15"), "{text}");
+    assert!(
+        text.contains("2027-02-18") && text.contains("2027-09-15"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -105,9 +171,21 @@ funder = "Broken agency"
 language = "fr"
 "#
     .replace("BASE", &server.uri());
-    std::fs::write(dir.path().join("sources.toml"), sources_toml(&server.uri(), &extra)).unwrap();
-    let out = fundwatch(dir.path()).args(["crawl", "--json", "--source", "anr", "--source", "broken"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(
+        dir.path().join("sources.toml"),
+        sources_toml(&server.uri(), &extra),
+    )
+    .unwrap();
+    let out = fundwatch(dir.path())
+        .args(["crawl", "--json", "--source", "anr", "--source", "broken"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let reports = stdout_json(&out);
     assert_eq!(by_source(&reports, "anr")["new"], 2);
     let broken = by_source(&reports, "broken");
@@ -115,23 +193,44 @@ language = "fr"
     assert_eq!(errors.len(), 1, "{broken:#}");
 
     // The failure is recorded in the source's state.
-    let out = fundwatch(dir.path()).args(["sources", "list", "--json"]).output().unwrap();
+    let out = fundwatch(dir.path())
+        .args(["sources", "list", "--json"])
+        .output()
+        .unwrap();
     let list = stdout_json(&out);
-    let row = list.as_array().unwrap().iter().find(|r| r["id"] == "broken").unwrap();
+    let row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "broken")
+        .unwrap();
     assert_eq!(row["consecutive_failures"], 1, "{row:#}");
-    assert!(row["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{row:#}");
+    assert!(
+        row["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{row:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_configuration_exits_3_and_fetches_nothing() {
     let server = portal_server().await;
     let dir = tempfile::tempdir().unwrap();
-    let bad = sources_toml(&server.uri(), "").replace("schedule = \"0 0 6 * * *\"", "schedule = \"every morning\"");
+    let bad = sources_toml(&server.uri(), "")
+        .replace("schedule = \"0 0 6 * * *\"", "schedule = \"every morning\"");
     std::fs::write(dir.path().join("sources.toml"), bad).unwrap();
     let out = fundwatch(dir.path()).args(["crawl"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("sources.toml") && err.contains("eu-horizon") && err.contains("schedule"), "{err}");
-    assert!(server.received_requests().await.unwrap().is_empty(), "nothing may be fetched");
-    assert!(!dir.path().join("fundwatch.db").exists(), "nothing may be written");
+    assert!(
+        err.contains("sources.toml") && err.contains("eu-horizon") && err.contains("schedule"),
+        "{err}"
+    );
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "nothing may be fetched"
+    );
+    assert!(
+        !dir.path().join("fundwatch.db").exists(),
+        "nothing may be written"
+    );
 }

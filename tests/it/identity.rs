@@ -93,9 +93,19 @@ fn portal(status: &str, start: &str) -> String {
     .to_string()
 }
 
-async fn mount(server: &MockServer, agency_deadline: &str, agency_utm: &str, portal_status: &str, portal_start: &str) {
+async fn mount(
+    server: &MockServer,
+    agency_deadline: &str,
+    agency_utm: &str,
+    portal_status: &str,
+    portal_start: &str,
+) {
     server.reset().await;
-    Mock::given(method("GET")).and(path("/robots.txt")).respond_with(ResponseTemplate::new(404)).mount(server).await;
+    Mock::given(method("GET"))
+        .and(path("/robots.txt"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(server)
+        .await;
     let pcn = rss(&[(
         "pcn-soil",
         "Missions : laboratoires vivants pour des sols sains",
@@ -109,7 +119,10 @@ async fn mount(server: &MockServer, agency_deadline: &str, agency_utm: &str, por
         .await;
     Mock::given(method("POST"))
         .and(path("/search-api/prod/rest/search"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(portal(portal_status, portal_start), "application/json"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(portal(portal_status, portal_start), "application/json"),
+        )
         .mount(server)
         .await;
     let link = format!("https://agence.example/appels/mobilite-doctorale?utm_source={agency_utm}");
@@ -117,7 +130,9 @@ async fn mount(server: &MockServer, agency_deadline: &str, agency_utm: &str, por
         "ag-1",
         "Appel à projets Mobilité doctorale 2027",
         &link,
-        &format!("Soutien à la mobilité des doctorants. Date limite de dépôt : {agency_deadline} à 17h00 (heure de Paris)."),
+        &format!(
+            "Soutien à la mobilité des doctorants. Date limite de dépôt : {agency_deadline} à 17h00 (heure de Paris)."
+        ),
     )]);
     Mock::given(method("GET"))
         .and(path("/agency/feed.xml"))
@@ -144,20 +159,49 @@ fn crawl(dir: &std::path::Path, only: &[&str]) -> Value {
         args.extend(["--source", s]);
     }
     let out = fundwatch(dir).args(&args).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout_json(&out)
 }
 
 fn checked_ids(dir: &std::path::Path, source: &str) -> Vec<(String, String)> {
-    let out = fundwatch(dir).args(["sources", "check", source, "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = fundwatch(dir)
+        .args(["sources", "check", source, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = stdout_json(&out);
-    v["calls"].as_array().unwrap().iter().map(|c| (c["id"].as_str().unwrap().to_owned(), c["title"].as_str().unwrap().to_owned())).collect()
+    v["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_owned(),
+                c["title"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
 }
 
 fn show(dir: &std::path::Path, id: &str) -> Value {
-    let out = fundwatch(dir).args(["show", id, "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = fundwatch(dir)
+        .args(["show", id, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout_json(&out)
 }
 
@@ -165,22 +209,41 @@ fn show(dir: &std::path::Path, id: &str) -> Value {
 async fn the_same_call_on_several_sources_is_one_call_and_changes_are_tracked() {
     let server = MockServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("sources.toml"), SOURCES.replace("BASE", &server.uri())).unwrap();
+    std::fs::write(
+        dir.path().join("sources.toml"),
+        SOURCES.replace("BASE", &server.uri()),
+    )
+    .unwrap();
 
     // Crawl 1: the topic is forthcoming (opens in the future).
     // The first source to report a call owns its fields; the others add
     // links. The authoritative sources are crawled first here so that the
     // test does not depend on which parallel crawl finishes first.
-    mount(&server, "15/03/2098", "newsletter", "31094501", "2099-01-05T00:00:00.000+0000").await;
+    mount(
+        &server,
+        "15/03/2098",
+        "newsletter",
+        "31094501",
+        "2099-01-05T00:00:00.000+0000",
+    )
+    .await;
     crawl(dir.path(), &["eu-horizon", "agency"]);
     crawl(dir.path(), &[]);
 
     // The national relay quotes the EU topic identifier: one call, two links.
     let portal_id = checked_ids(dir.path(), "eu-horizon")[0].0.clone();
     let pcn_id = checked_ids(dir.path(), "pcn")[0].0.clone();
-    assert_eq!(portal_id, pcn_id, "an EU identifier in a national page joins the portal topic");
+    assert_eq!(
+        portal_id, pcn_id,
+        "an EU identifier in a national page joins the portal topic"
+    );
     let shown = show(dir.path(), &portal_id);
-    let mut sources: Vec<&str> = shown["sources"].as_array().unwrap().iter().map(|l| l["source_id"].as_str().unwrap()).collect();
+    let mut sources: Vec<&str> = shown["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["source_id"].as_str().unwrap())
+        .collect();
     sources.sort();
     assert_eq!(sources, ["eu-horizon", "pcn"], "{shown:#}");
     assert_eq!(shown["call"]["status"], "forthcoming");
@@ -188,14 +251,26 @@ async fn the_same_call_on_several_sources_is_one_call_and_changes_are_tracked() 
     // Same normalised title and deadline under another URL: one call.
     let agency_id = checked_ids(dir.path(), "agency")[0].0.clone();
     let shown = show(dir.path(), &agency_id);
-    let mut sources: Vec<&str> = shown["sources"].as_array().unwrap().iter().map(|l| l["source_id"].as_str().unwrap()).collect();
+    let mut sources: Vec<&str> = shown["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["source_id"].as_str().unwrap())
+        .collect();
     sources.sort();
     assert_eq!(sources, ["agency", "relay"], "{shown:#}");
     assert_eq!(shown["call"]["deadlines"].as_array().unwrap().len(), 1);
 
     // Crawl 2: the agency moves its deadline and its links carry another
     // tracking tag; the topic opens.
-    mount(&server, "29/03/2098", "twitter", "31094502", "2026-01-05T00:00:00.000+0000").await;
+    mount(
+        &server,
+        "29/03/2098",
+        "twitter",
+        "31094502",
+        "2026-01-05T00:00:00.000+0000",
+    )
+    .await;
     crawl(dir.path(), &[]);
 
     // Ids are stable across re-crawls and tracking parameters.
@@ -204,19 +279,31 @@ async fn the_same_call_on_several_sources_is_one_call_and_changes_are_tracked() 
 
     let shown = show(dir.path(), &agency_id);
     let history = shown["history"].as_array().unwrap();
-    let moved = history.iter().find(|h| h["field"] == "deadlines").unwrap_or_else(|| panic!("no deadline change in {history:#?}"));
+    let moved = history
+        .iter()
+        .find(|h| h["field"] == "deadlines")
+        .unwrap_or_else(|| panic!("no deadline change in {history:#?}"));
     assert!(moved["old"].to_string().contains("2098-03-15"), "{moved:#}");
     assert!(moved["new"].to_string().contains("2098-03-29"), "{moved:#}");
 
     let shown = show(dir.path(), &portal_id);
     assert_eq!(shown["call"]["status"], "open");
     let history = shown["history"].as_array().unwrap();
-    let opened = history.iter().find(|h| h["field"] == "status").unwrap_or_else(|| panic!("no status change in {history:#?}"));
+    let opened = history
+        .iter()
+        .find(|h| h["field"] == "status")
+        .unwrap_or_else(|| panic!("no status change in {history:#?}"));
     assert_eq!(opened["old"], "forthcoming");
     assert_eq!(opened["new"], "open");
 
     // The text view prints the history too.
-    let out = fundwatch(dir.path()).args(["show", &portal_id]).output().unwrap();
+    let out = fundwatch(dir.path())
+        .args(["show", &portal_id])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("forthcoming") && text.contains("open") && text.contains("history"), "{text}");
+    assert!(
+        text.contains("forthcoming") && text.contains("open") && text.contains("history"),
+        "{text}"
+    );
 }

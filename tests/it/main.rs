@@ -2,8 +2,8 @@
 //! crate is linked once. Each module drives real parts: a loopback HTTP
 //! server, a SQLite file, an on-disk index, the built binary.
 
-// mod cli_crawl;
-// mod identity;
-mod support;
-mod fetch;
+mod cli_crawl;
 mod extract;
+mod fetch;
+mod identity;
+mod support;
