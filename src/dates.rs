@@ -291,13 +291,7 @@ fn tokenize(text: &str) -> Vec<Tok> {
                 end = j + 1;
                 it.next();
             }
-            toks.push(Tok {
-                kind: Kind::Num,
-                start: i,
-                end,
-                num,
-                nl,
-            });
+            toks.push(Tok { kind: Kind::Num, start: i, end, num, nl });
         } else if c.is_alphabetic() || c == '_' {
             let mut end = i + c.len_utf8();
             while let Some(&(j, d)) = it.peek() {
@@ -307,13 +301,7 @@ fn tokenize(text: &str) -> Vec<Tok> {
                 end = j + d.len_utf8();
                 it.next();
             }
-            toks.push(Tok {
-                kind: Kind::Word,
-                start: i,
-                end,
-                num: 0,
-                nl,
-            });
+            toks.push(Tok { kind: Kind::Word, start: i, end, num: 0, nl });
         } else {
             toks.push(Tok {
                 kind: Kind::Punct(c),
@@ -392,11 +380,7 @@ impl Scan<'_> {
 
     /// Token `i` starts right where token `i-1` ends (no space).
     fn adjacent(&self, i: usize) -> bool {
-        i > 0
-            && self
-                .toks
-                .get(i)
-                .is_some_and(|t| t.start == self.toks[i - 1].end)
+        i > 0 && self.toks.get(i).is_some_and(|t| t.start == self.toks[i - 1].end)
     }
 
     fn raw(&self, i: usize) -> &str {
@@ -430,11 +414,7 @@ fn month_of(w: &str) -> Option<u32> {
 
 /// Full month names (a month without day or year is only read in full).
 fn is_full_month_name(w: &str) -> bool {
-    w.len() > 4
-        || matches!(
-            w,
-            "mars" | "mai" | "juin" | "june" | "july" | "août" | "aout"
-        )
+    w.len() > 4 || matches!(w, "mars" | "mai" | "juin" | "june" | "july" | "août" | "aout")
 }
 
 fn is_weekday(w: &str) -> bool {
@@ -468,10 +448,7 @@ fn is_weekday(w: &str) -> bool {
 }
 
 fn is_ordinal_suffix(w: &str) -> bool {
-    matches!(
-        w,
-        "er" | "re" | "e" | "ème" | "eme" | "st" | "nd" | "rd" | "th"
-    )
+    matches!(w, "er" | "re" | "e" | "ème" | "eme" | "st" | "nd" | "rd" | "th")
 }
 
 /// Named places and regions that fix a zone (`heure de Paris`,
@@ -724,21 +701,15 @@ impl Scan<'_> {
 
     /// `2016-10-27`, `2024-04-18T19:00:00.000+0200`, `2026-04-12T21:59:00Z`.
     fn iso(&self, i: usize) -> Option<(Point, usize)> {
-        let y = self
-            .num(i)
-            .filter(|t| t.digits() == 4 && valid_year(t.num))?;
+        let y = self.num(i).filter(|t| t.digits() == 4 && valid_year(t.num))?;
         if !(self.is_punct(i + 1, &['-']) && self.adjacent(i + 1)) {
             return None;
         }
-        let m = self
-            .num(i + 2)
-            .filter(|t| t.digits() <= 2 && (1..=12).contains(&t.num))?;
+        let m = self.num(i + 2).filter(|t| t.digits() <= 2 && (1..=12).contains(&t.num))?;
         if !(self.is_punct(i + 3, &['-']) && self.adjacent(i + 3) && self.adjacent(i + 2)) {
             return None;
         }
-        let d = self
-            .num(i + 4)
-            .filter(|t| t.digits() <= 2 && self.adjacent(i + 4))?;
+        let d = self.num(i + 4).filter(|t| t.digits() <= 2 && self.adjacent(i + 4))?;
         let date = NaiveDate::from_ymd_opt(y.num as i32, m.num, d.num)?;
         let mut p = Point::new(y.start, d.end, Some(y.num as i32), m.num, Some(d.num));
         let mut k = i + 5;
@@ -764,9 +735,7 @@ impl Scan<'_> {
 
     /// `HH:MM[:SS[.fff]][Z|±HHMM|±HH:MM]` right after an ISO `T`.
     fn iso_time(&self, i: usize) -> Option<(Clock, usize, Option<i32>)> {
-        let h = self
-            .num(i)
-            .filter(|t| t.digits() == 2 && t.num < 24 && self.adjacent(i))?;
+        let h = self.num(i).filter(|t| t.digits() == 2 && t.num < 24 && self.adjacent(i))?;
         if !(self.is_punct(i + 1, &[':']) && self.adjacent(i + 1)) {
             return None;
         }
@@ -781,11 +750,7 @@ impl Scan<'_> {
                 k += 2;
             }
         }
-        let clock = Clock {
-            h: h.num,
-            m: m.num,
-            s,
-        };
+        let clock = Clock { h: h.num, m: m.num, s };
         if self.adjacent(k) && self.word(k).is_some_and(|w| w.as_str() == "z") {
             return Some((clock, k + 1, Some(0)));
         }
@@ -812,9 +777,7 @@ impl Scan<'_> {
             Kind::Punct(c @ ('/' | '.' | '-')) if self.adjacent(i + 1) => c,
             _ => return None,
         };
-        let b = self
-            .num(i + 2)
-            .filter(|t| t.digits() <= 2 && self.adjacent(i + 2))?;
+        let b = self.num(i + 2).filter(|t| t.digits() <= 2 && self.adjacent(i + 2))?;
         if !(self.is_punct(i + 3, &[sep]) && self.adjacent(i + 3)) {
             return None;
         }
@@ -872,9 +835,7 @@ impl Scan<'_> {
     /// A year after a month or day: `[,] YYYY` (not a time like `2017 17:00`).
     fn year_at(&self, k: usize) -> Option<(i32, usize)> {
         let k = if self.is_punct(k, &[',']) { k + 1 } else { k };
-        let y = self
-            .num(k)
-            .filter(|t| t.digits() == 4 && valid_year(t.num))?;
+        let y = self.num(k).filter(|t| t.digits() == 4 && valid_year(t.num))?;
         // `2024-05` or `2024/…`: part of something else.
         if self.adjacent(k + 1) && self.is_punct(k + 1, &['-', '/', ':']) {
             return None;
@@ -884,9 +845,7 @@ impl Scan<'_> {
 
     /// `1er avril 2021`, `20th of February`, `7 novembre 2022`, `24 Nov 2025`.
     fn day_month(&self, i: usize) -> Option<(Point, usize)> {
-        let d = self
-            .num(i)
-            .filter(|t| t.digits() <= 2 && (1..=31).contains(&t.num))?;
+        let d = self.num(i).filter(|t| t.digits() <= 2 && (1..=31).contains(&t.num))?;
         let mut k = self.skip_ordinal(i + 1);
         if self.is_word(k, &["of"]) {
             k += 1;
@@ -1010,14 +969,7 @@ impl Scan<'_> {
         if let Some(w) = self.word(k) {
             return match w.as_str() {
                 "midi" | "noon" | "midday" => Some((Clock { h: 12, m: 0, s: 0 }, k + 1)),
-                "minuit" | "midnight" => Some((
-                    Clock {
-                        h: 23,
-                        m: 59,
-                        s: 59,
-                    },
-                    k + 1,
-                )),
+                "minuit" | "midnight" => Some((Clock { h: 23, m: 59, s: 59 }, k + 1)),
                 _ => None,
             };
         }
@@ -1030,10 +982,7 @@ impl Scan<'_> {
                 .num(next + 1)
                 .filter(|t| t.digits() == 2 && t.num < 60 && self.adjacent(next + 1))?;
             // `12.04.2024` is a date, `12:00:00` a time with seconds.
-            if self.is_punct(next + 2, &['.'])
-                && self.adjacent(next + 2)
-                && self.num(next + 3).is_some()
-            {
+            if self.is_punct(next + 2, &['.']) && self.adjacent(next + 2) && self.num(next + 3).is_some() {
                 return None;
             }
             strong = self.is_punct(next, &[':']);
@@ -1095,14 +1044,7 @@ impl Scan<'_> {
             if m != 0 {
                 return None;
             }
-            return Some((
-                Clock {
-                    h: 23,
-                    m: 59,
-                    s: 59,
-                },
-                next,
-            ));
+            return Some((Clock { h: 23, m: 59, s: 59 }, next));
         }
         if h > 23 {
             return None;
@@ -1152,10 +1094,7 @@ impl Scan<'_> {
                     // first place, swallow the rest of the parenthesis.
                     let mut end = p + 1;
                     let mut n = 0;
-                    while n < 8
-                        && !self.is_punct(end, &[')'])
-                        && self.tok(end).is_some_and(|t| !t.nl)
-                    {
+                    while n < 8 && !self.is_punct(end, &[')']) && self.tok(end).is_some_and(|t| !t.nl) {
                         if !(self.is_punct(end, &[',']) || self.word(end).is_some()) {
                             break;
                         }
@@ -1184,10 +1123,7 @@ impl Scan<'_> {
                 p += 1;
             }
             if self.is_word(p, &["time"]) {
-                let spec = ZoneSpec::Abbrev(
-                    chrono_tz::Europe::Brussels,
-                    if summer { 7200 } else { 3600 },
-                );
+                let spec = ZoneSpec::Abbrev(chrono_tz::Europe::Brussels, if summer { 7200 } else { 3600 });
                 return Some((spec, close(p + 1)));
             }
         }
@@ -1201,8 +1137,7 @@ impl Scan<'_> {
                     off = sign * n.num as i32 * 3600;
                     p += 2;
                     if self.is_punct(p, &[':']) {
-                        if let Some(mn) = self.num(p + 1).filter(|t| t.digits() == 2 && t.num < 60)
-                        {
+                        if let Some(mn) = self.num(p + 1).filter(|t| t.digits() == 2 && t.num < 60) {
                             off += sign * mn.num as i32 * 60;
                             p += 2;
                         }
@@ -1227,11 +1162,7 @@ impl Scan<'_> {
         // IANA name: Area/Location[/Sub], glued.
         if self.is_punct(k + 1, &['/']) && self.adjacent(k + 1) && self.adjacent(k + 2) {
             let mut end = k + 3;
-            if self.is_punct(end, &['/'])
-                && self.adjacent(end)
-                && self.adjacent(end + 1)
-                && self.word(end + 1).is_some()
-            {
+            if self.is_punct(end, &['/']) && self.adjacent(end) && self.adjacent(end + 1) && self.word(end + 1).is_some() {
                 end += 2;
             }
             let name = &self.text[self.toks[k].start..self.toks[end - 1].end];
@@ -1260,10 +1191,7 @@ impl Scan<'_> {
             j += 1;
         } else if self.is_word(j, &["au", "to", "until", "till", "through", "thru"]) {
             j += 1;
-        } else if self.is_word(j, &["jusqu"])
-            && self.is_punct(j + 1, &['\'', '’'])
-            && self.is_word(j + 2, &["au"])
-        {
+        } else if self.is_word(j, &["jusqu"]) && self.is_punct(j + 1, &['\'', '’']) && self.is_word(j + 2, &["au"]) {
             j += 3;
         } else {
             return None;
@@ -1302,19 +1230,7 @@ fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
                 // these letters (both cases, accents included).
                 matches!(
                     first.to_ascii_lowercase(),
-                    'j' | 'f'
-                        | 'm'
-                        | 'a'
-                        | 's'
-                        | 'o'
-                        | 'n'
-                        | 'd'
-                        | 'l'
-                        | 't'
-                        | 'w'
-                        | 'e'
-                        | 'i'
-                        | 'c'
+                    'j' | 'f' | 'm' | 'a' | 's' | 'o' | 'n' | 'd' | 'l' | 't' | 'w' | 'e' | 'i' | 'c'
                         | 'b'
                         | 'v'
                 )
@@ -1328,20 +1244,11 @@ fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
         if let Some((mut a, k)) = sc.point(i) {
             if let Some((b, k2)) = sc.range_tail(k) {
                 fill_range_start(&mut a, &b);
-                items.push(Item {
-                    point: a,
-                    range: RangePos::Start,
-                });
-                items.push(Item {
-                    point: b,
-                    range: RangePos::End,
-                });
+                items.push(Item { point: a, range: RangePos::Start });
+                items.push(Item { point: b, range: RangePos::End });
                 i = k2;
             } else {
-                items.push(Item {
-                    point: a,
-                    range: RangePos::Lone,
-                });
+                items.push(Item { point: a, range: RangePos::Lone });
                 i = k;
             }
             continue;
@@ -1352,16 +1259,9 @@ fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
                 let k = sc.skip_ordinal(i + 1);
                 if let Some((b, k2)) = sc.range_tail(k) {
                     if b.day.is_some_and(|bd| bd > t.num) {
-                        let a =
-                            Point::new(t.start, sc.toks[k - 1].end, b.year, b.month, Some(t.num));
-                        items.push(Item {
-                            point: a,
-                            range: RangePos::Start,
-                        });
-                        items.push(Item {
-                            point: b,
-                            range: RangePos::End,
-                        });
+                        let a = Point::new(t.start, sc.toks[k - 1].end, b.year, b.month, Some(t.num));
+                        items.push(Item { point: a, range: RangePos::Start });
+                        items.push(Item { point: b, range: RangePos::End });
                         i = k2;
                         continue;
                     }
@@ -1373,11 +1273,7 @@ fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
                 Some((z, k2)) => (Some(z), k2),
                 None => (None, k),
             };
-            pendings.push(Pending {
-                end: sc.toks[k - 1].end,
-                clock,
-                zone,
-            });
+            pendings.push(Pending { end: sc.toks[k - 1].end, clock, zone });
             i = k;
             continue;
         }
@@ -1625,8 +1521,7 @@ fn infer_year(month: u32, day: Option<u32>, now: NaiveDate) -> i32 {
 
 /// The next `month/day` on or after `from` (NSF "Annually Thereafter").
 fn next_occurrence(month: u32, day: u32, from: NaiveDate) -> Option<i32> {
-    (from.year()..=from.year() + 8)
-        .find(|&y| NaiveDate::from_ymd_opt(y, month, day).is_some_and(|d| d >= from))
+    (from.year()..=from.year() + 8).find(|&y| NaiveDate::from_ymd_opt(y, month, day).is_some_and(|d| d >= from))
 }
 
 fn resolve(p: &Point, year: i32, text: &str, ctx: &DateContext) -> Option<DatePoint> {
@@ -1653,23 +1548,13 @@ fn resolve(p: &Point, year: i32, text: &str, ctx: &DateContext) -> Option<DatePo
 }
 
 fn extract_clean(text: &str, ctx: &DateContext, elements: &[TimeElement]) -> Vec<FoundDate> {
-    let sc = Scan {
-        text,
-        toks: tokenize(text),
-    };
+    let sc = Scan { text, toks: tokenize(text) };
     let (mut items, pendings) = scan_points(&sc);
     if !elements.is_empty() {
-        items.retain(|it| {
-            !elements
-                .iter()
-                .any(|e| it.point.start < e.end && e.start < it.point.end)
-        });
+        items.retain(|it| !elements.iter().any(|e| it.point.start < e.end && e.start < it.point.end));
         for e in elements {
             if let Some(p) = time_element_point(text, e) {
-                items.push(Item {
-                    point: p,
-                    range: RangePos::Lone,
-                });
+                items.push(Item { point: p, range: RangePos::Lone });
             }
         }
         items.sort_by_key(|it| it.point.start);
@@ -1686,8 +1571,7 @@ fn extract_clean(text: &str, ctx: &DateContext, elements: &[TimeElement]) -> Vec
             let prev = &items[idx - 1];
             let cur = &items[idx];
             cur.range == RangePos::End
-                || (prev.point.end <= cur.point.start
-                    && is_list_gap(&text[prev.point.end..cur.point.start]))
+                || (prev.point.end <= cur.point.start && is_list_gap(&text[prev.point.end..cur.point.start]))
         };
         match groups.last_mut() {
             Some(g) if joined => g.1 = idx + 1,
@@ -1697,14 +1581,8 @@ fn extract_clean(text: &str, ctx: &DateContext, elements: &[TimeElement]) -> Vec
 
     let mut out = Vec::with_capacity(items.len());
     for (gi, &(a, b)) in groups.iter().enumerate() {
-        let floor = if gi == 0 {
-            0
-        } else {
-            items[groups[gi - 1].1 - 1].point.end
-        };
-        let ceil = groups
-            .get(gi + 1)
-            .map_or(text.len(), |g| items[g.0].point.start);
+        let floor = if gi == 0 { 0 } else { items[groups[gi - 1].1 - 1].point.end };
+        let ceil = groups.get(gi + 1).map_or(text.len(), |g| items[g.0].point.start);
         let start = items[a].point.start;
         let end = items[b - 1].point.end;
         let (class, label) = role_of(back_window(text, start, floor), fwd_window(text, end, ceil));
@@ -1738,17 +1616,10 @@ fn extract_clean(text: &str, ctx: &DateContext, elements: &[TimeElement]) -> Vec
             };
             // A time stated once on the line ("due by 5 p.m. …:") applies to
             // the deadlines after it on that line and sentence.
-            if role == DateRole::Deadline
-                && p.clock.is_none()
-                && p.fixed.is_none()
-                && p.day.is_some()
-                && p.date_in.is_none()
-            {
+            if role == DateRole::Deadline && p.clock.is_none() && p.fixed.is_none() && p.day.is_some() && p.date_in.is_none() {
                 if let Some(pd) = pendings.iter().rev().find(|pd| pd.end <= p.start) {
                     let between = &text[pd.end..p.start];
-                    if !between.contains('\n')
-                        && after_last_sentence_end(between).len() == between.len()
-                    {
+                    if !between.contains('\n') && after_last_sentence_end(between).len() == between.len() {
                         p.clock = Some(pd.clock);
                         if p.zone.is_none() {
                             p.zone = pd.zone;
@@ -1785,13 +1656,7 @@ fn time_element_point(text: &str, e: &TimeElement) -> Option<Point> {
         let utc = at.with_timezone(&Utc);
         let tz = zone_in_text.unwrap_or_else(|| fixed_tz(at.offset().local_minus_utc()));
         let local = utc.with_timezone(&tz);
-        let mut p = Point::new(
-            start,
-            end,
-            Some(local.year()),
-            local.month(),
-            Some(local.day()),
-        );
+        let mut p = Point::new(start, end, Some(local.year()), local.month(), Some(local.day()));
         p.fixed = Some((utc, tz));
         return Some(p);
     }

@@ -30,10 +30,7 @@ pub fn to_ics(calls: &[Call], now: DateTime<Utc>) -> String {
     let mut lines: Vec<String> = vec![
         "BEGIN:VCALENDAR".into(),
         "VERSION:2.0".into(),
-        format!(
-            "PRODID:-//fundwatch//fundwatch {}//EN",
-            env!("CARGO_PKG_VERSION")
-        ),
+        format!("PRODID:-//fundwatch//fundwatch {}//EN", env!("CARGO_PKG_VERSION")),
         "CALSCALE:GREGORIAN".into(),
         "METHOD:PUBLISH".into(),
     ];
@@ -41,11 +38,7 @@ pub fn to_ics(calls: &[Call], now: DateTime<Utc>) -> String {
     for call in calls {
         for (i, deadline) in call.deadlines.iter().enumerate() {
             lines.push("BEGIN:VEVENT".into());
-            lines.push(format!(
-                "UID:{}-{}@fundwatch",
-                ics_uid_part(&call.id),
-                i + 1
-            ));
+            lines.push(format!("UID:{}-{}@fundwatch", ics_uid_part(&call.id), i + 1));
             lines.push(format!("DTSTAMP:{stamp}"));
             match (deadline.precision, deadline.at) {
                 (Precision::Datetime, Some(at)) => {
@@ -59,10 +52,7 @@ pub fn to_ics(calls: &[Call], now: DateTime<Utc>) -> String {
                 }
             }
             lines.push(format!("SUMMARY:{}", escape_text(&summary(call, deadline))));
-            lines.push(format!(
-                "DESCRIPTION:{}",
-                escape_text(&description(call, deadline))
-            ));
+            lines.push(format!("DESCRIPTION:{}", escape_text(&description(call, deadline))));
             if !call.url.is_empty() {
                 lines.push(format!("URL:{}", strip_newlines(&call.url)));
             }
@@ -117,11 +107,7 @@ fn description(call: &Call, d: &DatePoint) -> String {
         lines.push(format!("Stage: {label}"));
     }
     let when = match d.at {
-        Some(at) => format!(
-            "{} ({})",
-            at.with_timezone(&d.tz()).format("%Y-%m-%d %H:%M %Z"),
-            d.zone
-        ),
+        Some(at) => format!("{} ({})", at.with_timezone(&d.tz()).format("%Y-%m-%d %H:%M %Z"), d.zone),
         None => format!("{} ({})", d.date_string(), d.zone),
     };
     lines.push(format!("Deadline: {when}"));
@@ -141,13 +127,7 @@ fn ics_instant(t: DateTime<Utc>) -> String {
 /// UIDs are free text but must stay on one line and unambiguous.
 fn ics_uid_part(id: &str) -> String {
     id.chars()
-        .map(|c| {
-            if c.is_whitespace() || c == ';' || c == ',' {
-                '_'
-            } else {
-                c
-            }
-        })
+        .map(|c| if c.is_whitespace() || c == ';' || c == ',' { '_' } else { c })
         .collect()
 }
 
@@ -224,10 +204,7 @@ pub fn to_csv(hits: &[Hit]) -> String {
             h.level.to_string(),
             h.status.to_string(),
             h.programme.clone().unwrap_or_default(),
-            h.next_deadline
-                .as_ref()
-                .map(deadline_cell)
-                .unwrap_or_default(),
+            h.next_deadline.as_ref().map(deadline_cell).unwrap_or_default(),
             deadlines,
             format!("{:.3}", h.score),
             h.snippet.text.clone(),

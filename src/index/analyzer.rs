@@ -118,10 +118,7 @@ mod tests {
 
     #[test]
     fn keyword_keeps_the_whole_value() {
-        assert_eq!(
-            keyword_token(" Région Auvergne-Rhône-Alpes "),
-            "region auvergne-rhone-alpes"
-        );
+        assert_eq!(keyword_token(" Région Auvergne-Rhône-Alpes "), "region auvergne-rhone-alpes");
         assert_eq!(keyword_token("EU"), "eu");
     }
 }
