@@ -26,5 +26,6 @@ pub mod index;
 pub mod model;
 pub mod normalize;
 pub mod settings;
+pub mod stats;
 pub mod store;
 pub mod sync;

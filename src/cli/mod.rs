@@ -5,9 +5,12 @@
 mod config_cmd;
 mod crawl_cmd;
 mod dates_cmd;
+mod export_cmd;
 mod index_cmd;
+mod search_cmd;
 mod show_cmd;
 mod sources_cmd;
+mod stats_cmd;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -16,6 +19,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use fundwatch::config::{ConfigError, Sources};
+use fundwatch::index::IndexError;
 
 /// Exit codes (documented in `--help` and the README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,10 +45,15 @@ impl From<Exit> for std::process::ExitCode {
 impl Exit {
     /// The exit code for an error that ended a command.
     pub fn for_error(err: &anyhow::Error) -> Exit {
-        if err
-            .chain()
-            .any(|e| e.is::<ConfigError>() || e.is::<InvalidInput>())
-        {
+        let invalid = |e: &(dyn std::error::Error + 'static)| {
+            e.is::<ConfigError>()
+                || e.is::<InvalidInput>()
+                || matches!(
+                    e.downcast_ref::<IndexError>(),
+                    Some(IndexError::Query { .. } | IndexError::Filter { .. })
+                )
+        };
+        if err.chain().any(invalid) {
             Exit::Config
         } else {
             Exit::Unexpected
@@ -106,13 +115,19 @@ pub enum Command {
     Crawl(crawl_cmd::CrawlArgs),
     /// Find the dates in a text (argument or stdin), as fundwatch reads them.
     Dates(dates_cmd::DatesArgs),
+    /// Export the matching calls: iCalendar (one event per deadline), CSV or JSON.
+    Export(export_cmd::ExportArgs),
     /// Rebuild the search index from the database.
     Reindex(index_cmd::ReindexArgs),
+    /// Full-text search over the calls, with filters.
+    Search(search_cmd::SearchArgs),
     /// One call: every field, every deadline, its sources and change history.
     Show(show_cmd::ShowArgs),
     /// List sources with their health, or check one without storing.
     #[command(subcommand)]
     Sources(sources_cmd::SourcesCommand),
+    /// Indicators: calls by level, funder, programme, status, deadline month, week, source.
+    Stats(stats_cmd::StatsArgs),
 }
 
 impl Cli {
@@ -158,7 +173,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Config(c) => config_cmd::run(&cli, c),
         Command::Crawl(a) => crawl_cmd::run(&cli, a),
         Command::Dates(a) => dates_cmd::run(a),
+        Command::Export(a) => export_cmd::run(&cli, a),
         Command::Reindex(a) => index_cmd::run(&cli, a),
+        Command::Search(a) => search_cmd::run(&cli, a),
+        Command::Stats(a) => stats_cmd::run(&cli, a),
         Command::Show(a) => show_cmd::run(&cli, a),
         Command::Sources(c) => sources_cmd::run(&cli, c),
     }
