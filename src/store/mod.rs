@@ -372,3 +372,6 @@ fn read_data_version(conn: &Connection) -> rusqlite::Result<i64> {
         .optional()?;
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
 }
+
+#[cfg(test)]
+mod tests;
