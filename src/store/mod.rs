@@ -18,6 +18,10 @@
 //!
 //! A call is known under the keys of [`crate::normalize::identity_keys`]
 //! (`eu:`, `src:`, `url:`, `td:`); two calls sharing any key are one call.
+//! One exception: within one source, different native ids are different
+//! calls even when another key matches (items sharing a title and deadline,
+//! or all linking to the same listing page). Among keys registered by
+//! different calls, the first registered keeps the key.
 //! The first source to report a call *owns* it (`calls.source_id`): only the
 //! owner's crawls change its fields, recording one `changes` row per changed
 //! field. Other sources add a link (`call_sources`) and may only fill fields

@@ -734,3 +734,31 @@ fn meta_values_round_trip_without_bumping_the_data_version() {
     );
     assert_eq!(store.data_version().unwrap(), 0);
 }
+
+#[test]
+fn one_source_s_distinct_native_ids_are_distinct_calls_despite_shared_keys() {
+    let mut store = Store::open_in_memory().unwrap();
+    let now = t("2026-03-01T10:00:00Z");
+    // Same title and first deadline (td: key), and a feed whose items all
+    // link to the listing page (url: key): only the native ids differ.
+    let mut a = call("euraxess", "aaaa00000001", "PhD position");
+    let mut b = call("euraxess", "bbbb00000002", "PhD position");
+    a.url = "https://euraxess.example.org/jobs".to_owned();
+    b.url = a.url.clone();
+    let s = store
+        .apply_calls("euraxess", &[a.clone(), b.clone()], now)
+        .unwrap();
+    assert_eq!(s.new, vec![a.id.clone(), b.id.clone()]);
+    assert_eq!(store.call(&b.id).unwrap().unwrap().call, b);
+    // Re-crawled, each finds itself again.
+    let s = store
+        .apply_calls("euraxess", &[a.clone(), b.clone()], now)
+        .unwrap();
+    assert_eq!(s.unchanged, 2);
+    // Another source relaying the same title and deadline still joins the first.
+    let relay = call("campusfrance", "cccc00000003", "PhD position");
+    let s = store.apply_calls("campusfrance", &[relay], now).unwrap();
+    assert_eq!(s.unchanged, 1);
+    assert_eq!(store.call_count().unwrap(), 2);
+    assert_eq!(store.call(&a.id).unwrap().unwrap().links.len(), 2);
+}
