@@ -716,6 +716,7 @@ impl Store {
     /// Stores what one source crawl found, in one transaction (see the
     /// module doc for the identity and ownership rules). Every call must
     /// carry `source_id`. Re-applying unchanged content writes nothing.
+    #[tracing::instrument(level = "debug", skip_all, fields(source.id = %source_id, calls = calls.len()), err)]
     pub fn apply_calls(
         &mut self,
         source_id: &str,

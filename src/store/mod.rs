@@ -304,10 +304,15 @@ impl Store {
             .map_err(e("setting the busy timeout"))?;
         // journal_mode answers with the mode in force: an in-memory database
         // stays "memory", a file becomes "wal" (persistent in the file).
-        let _mode: String = store
+        let mode: String = store
             .conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
             .map_err(e("switching to WAL"))?;
+        if !mode.eq_ignore_ascii_case("wal") && store.db != ":memory:" {
+            // Some network filesystems cannot hold WAL's shared memory; the
+            // store still works, but readers then block the writer.
+            tracing::warn!(db = %store.db, journal_mode = %mode, "SQLite refused WAL mode");
+        }
         store
             .conn
             .pragma_update(None, "synchronous", "NORMAL")
