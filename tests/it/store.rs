@@ -173,6 +173,12 @@ fn a_second_writer_gets_a_clear_locked_error_and_the_first_is_unharmed() {
     // Another process holds the write lock (for longer than the busy timeout).
     let other = rusqlite::Connection::open(&path).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // A read-only command can still open the (already migrated) store and
+    // read, without waiting for the lock.
+    let started = std::time::Instant::now();
+    let reader = Store::open(&path).unwrap();
+    assert_eq!(reader.call_count().unwrap(), 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
     let err = store
         .apply_calls("anr", &[call(2, 10)], t("2026-03-01T11:00:00Z"))
         .unwrap_err();
