@@ -52,7 +52,9 @@
 //! for the lock, then gets [`StoreError::Locked`]. Write transactions are
 //! `IMMEDIATE`, taking the write lock up front so they never fail half-way
 //! on a lock upgrade. rusqlite is synchronous: async callers run the store on
-//! a blocking thread and never hold it across an `.await`.
+//! a blocking thread and never hold it across an `.await`. A [`Store`] is
+//! `Send` but not `Sync`: move it into the blocking task, or open one per
+//! job (opening a migrated database is cheap and takes no lock).
 //!
 //! ## Compatibility
 //!

@@ -90,6 +90,13 @@ fn total_changes(store: &Store) -> u64 {
 }
 
 #[test]
+fn a_store_can_move_to_a_blocking_thread() {
+    fn is_send<T: Send>() {}
+    is_send::<Store>();
+    is_send::<StoreError>();
+}
+
+#[test]
 fn every_connection_has_foreign_keys_and_a_busy_timeout() {
     let store = Store::open_in_memory().unwrap();
     let fk: i64 = store
