@@ -360,7 +360,7 @@ impl Apply<'_> {
         summary: &mut ApplySummary,
     ) -> Result<(), StoreError> {
         let keys = identity_keys(call);
-        let id = match self.find(&keys, &call.id)? {
+        let id = match self.find(call, &keys)? {
             None => {
                 self.insert(call)?;
                 summary.new.push(call.id.clone());
@@ -409,17 +409,43 @@ impl Apply<'_> {
 
     /// The stored call sharing an identity key (most specific key first),
     /// or carrying the same id.
-    fn find(&self, keys: &[String], id: &str) -> Result<Option<String>, StoreError> {
+    ///
+    /// A source's own ids are authoritative within that source: a key match
+    /// on a call this source already lists under a *different* native id is
+    /// not the same call (two "PhD position" items with one deadline, or a
+    /// feed whose items all link to the listing page), so it is skipped.
+    fn find(&self, call: &Call, keys: &[String]) -> Result<Option<String>, StoreError> {
         let e = self.err("looking up identity keys");
         let mut stmt = self
             .conn
             .prepare_cached("SELECT call_id FROM call_keys WHERE key = ?1")
             .map_err(&e)?;
+        let mut native = self
+            .conn
+            .prepare_cached(
+                "SELECT native_id FROM call_sources WHERE call_id = ?1 AND source_id = ?2",
+            )
+            .map_err(&e)?;
         for key in keys {
-            if let Some(found) = stmt.query_row([key], |r| r.get(0)).optional().map_err(&e)? {
-                return Ok(Some(found));
+            let Some(found) = stmt
+                .query_row([key], |r| r.get::<_, String>(0))
+                .optional()
+                .map_err(&e)?
+            else {
+                continue;
+            };
+            if let Some(ours) = &call.native_id {
+                let listed: Option<Option<String>> = native
+                    .query_row([found.as_str(), self.source_id], |r| r.get(0))
+                    .optional()
+                    .map_err(&e)?;
+                if matches!(listed, Some(Some(theirs)) if theirs != *ours) {
+                    continue;
+                }
             }
+            return Ok(Some(found));
         }
+        let id = call.id.as_str();
         self.conn
             .prepare_cached("SELECT id FROM calls WHERE id = ?1")
             .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
@@ -690,6 +716,7 @@ impl Store {
     /// Stores what one source crawl found, in one transaction (see the
     /// module doc for the identity and ownership rules). Every call must
     /// carry `source_id`. Re-applying unchanged content writes nothing.
+    #[tracing::instrument(level = "debug", skip_all, fields(source.id = %source_id, calls = calls.len()), err)]
     pub fn apply_calls(
         &mut self,
         source_id: &str,

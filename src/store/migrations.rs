@@ -129,12 +129,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 /// Brings `conn` up to the latest schema. A database already newer than this
 /// binary (user_version beyond [`MIGRATIONS`]) is left alone: migrations are
 /// backwards compatible, so older code keeps working on it.
+///
+/// An up-to-date database is only read: a read-only command opening the
+/// store while the daemon writes must not wait for the write lock.
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    if user_version(conn)? >= MIGRATIONS.len() {
+        return Ok(());
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
-    let version: usize = tx
-        .pragma_query_value(None, "user_version", |row| row.get::<_, i64>(0))?
-        .try_into()
-        .unwrap_or(0);
+    // Read again under the lock: another process may have just migrated.
+    let version = user_version(&tx)?;
     if version < MIGRATIONS.len() {
         for sql in &MIGRATIONS[version..] {
             tx.execute_batch(sql)?;
@@ -143,6 +147,11 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         tx.pragma_update(None, "user_version", len)?;
     }
     tx.commit()
+}
+
+fn user_version(conn: &Connection) -> rusqlite::Result<usize> {
+    let v: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    Ok(usize::try_from(v).unwrap_or(0))
 }
 
 #[cfg(test)]

@@ -18,6 +18,10 @@
 //!
 //! A call is known under the keys of [`crate::normalize::identity_keys`]
 //! (`eu:`, `src:`, `url:`, `td:`); two calls sharing any key are one call.
+//! One exception: within one source, different native ids are different
+//! calls even when another key matches (items sharing a title and deadline,
+//! or all linking to the same listing page). Among keys registered by
+//! different calls, the first registered keeps the key.
 //! The first source to report a call *owns* it (`calls.source_id`): only the
 //! owner's crawls change its fields, recording one `changes` row per changed
 //! field. Other sources add a link (`call_sources`) and may only fill fields
@@ -48,7 +52,9 @@
 //! for the lock, then gets [`StoreError::Locked`]. Write transactions are
 //! `IMMEDIATE`, taking the write lock up front so they never fail half-way
 //! on a lock upgrade. rusqlite is synchronous: async callers run the store on
-//! a blocking thread and never hold it across an `.await`.
+//! a blocking thread and never hold it across an `.await`. A [`Store`] is
+//! `Send` but not `Sync`: move it into the blocking task, or open one per
+//! job (opening a migrated database is cheap and takes no lock).
 //!
 //! ## Compatibility
 //!
@@ -300,10 +306,15 @@ impl Store {
             .map_err(e("setting the busy timeout"))?;
         // journal_mode answers with the mode in force: an in-memory database
         // stays "memory", a file becomes "wal" (persistent in the file).
-        let _mode: String = store
+        let mode: String = store
             .conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
             .map_err(e("switching to WAL"))?;
+        if !mode.eq_ignore_ascii_case("wal") && store.db != ":memory:" {
+            // Some network filesystems cannot hold WAL's shared memory; the
+            // store still works, but readers then block the writer.
+            tracing::warn!(db = %store.db, journal_mode = %mode, "SQLite refused WAL mode");
+        }
         store
             .conn
             .pragma_update(None, "synchronous", "NORMAL")
@@ -372,3 +383,6 @@ fn read_data_version(conn: &Connection) -> rusqlite::Result<i64> {
         .optional()?;
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
 }
+
+#[cfg(test)]
+mod tests;

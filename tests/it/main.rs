@@ -8,3 +8,4 @@ mod extract;
 mod fetch;
 mod identity;
 mod support;
+mod store;
