@@ -329,7 +329,7 @@ pub struct CallDraft {
 /// A call as stored and indexed: normalised, with a stable id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Call {
-    /// Stable id (see [`crate::normalize::call_id`]).
+    /// Stable id (see [`crate::normalize::normalize`]).
     pub id: String,
     /// The source that first reported it (other sources are links).
     pub source_id: String,

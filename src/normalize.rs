@@ -34,7 +34,7 @@ const TRACKING_PARAMS: &[&str] = &[
 
 /// Canonical form of a call URL: lowercased scheme and host (the `url` crate
 /// does that), no fragment, no tracking parameters (`utm_*` and
-/// [`TRACKING_PARAMS`]), no default port. Strings that are not absolute URLs
+/// `TRACKING_PARAMS`), no default port. Strings that are not absolute URLs
 /// are returned trimmed.
 pub fn canonical_url(raw: &str) -> String {
     let Ok(mut url) = Url::parse(raw.trim()) else {
@@ -260,13 +260,14 @@ mod tests {
     #[test]
     fn status_is_computed_from_dates_before_the_source_word() {
         let now = "2026-05-10T12:00:00Z".parse().unwrap();
-        let table: &[(
-            &str,
+        type Case = (
+            &'static str,
             Vec<DatePoint>,
             Option<DatePoint>,
             Option<Status>,
             Status,
-        )] = &[
+        );
+        let table: &[Case] = &[
             (
                 "all deadlines past",
                 vec![day(2026, 5, 1)],
