@@ -883,3 +883,40 @@ async fn post_errors_quote_the_body_and_the_form_is_rebuilt_for_retries() {
         );
     }
 }
+
+#[tokio::test]
+async fn real_samples_survive_gzip_transfer_and_decoding() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/real");
+    if !dir.exists() {
+        eprintln!("SKIPPED: {} absent", dir.display());
+        return;
+    }
+    let server = MockServer::start().await;
+    robots_404(&server).await;
+    let samples = [
+        ("euraxess_job_offer_detail.html", "text/html"),
+        ("ft_portal_derived_calls_rss.xml", "application/rss+xml"),
+    ];
+    for (name, ct) in samples {
+        let original = std::fs::read(dir.join(name)).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&original).unwrap();
+        Mock::given(path(format!("/{name}")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("Content-Encoding", "gzip")
+                    .set_body_raw(gz.finish().unwrap(), ct),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        let f = fetched(
+            fetcher()
+                .get(&url(&server, &format!("/{name}")), &policy(), None)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(f.body.as_ref(), original.as_slice(), "{name}");
+        assert_eq!(f.text(), String::from_utf8(original).unwrap(), "{name}");
+    }
+}
