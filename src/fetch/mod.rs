@@ -144,8 +144,9 @@ pub enum FetchError {
         url: Url,
         /// HTTP status code.
         status: u16,
-        /// The first 200 characters of the answer, for the officer.
-        body: String,
+        /// The first 200 characters of the answer, for the officer (boxed
+        /// to keep `Result<_, FetchError>` small).
+        body: Box<str>,
         /// The server's `Retry-After`, when it sent one.
         retry_after: Option<Duration>,
     },
@@ -167,26 +168,24 @@ pub enum FetchError {
     },
     /// robots.txt forbids this URL to us; it was not requested.
     #[error(
-        "{url}: disallowed by {robots_url} for `fundwatch`. The site does not want it \
-         crawled: ask the site or drop the source"
+        "{url}: disallowed by {} for `fundwatch`. The site does not want it \
+         crawled: ask the site or drop the source",
+        robots::robots_url(url)
     )]
     RobotsDisallowed {
-        /// The URL not fetched.
+        /// The URL not fetched (its robots.txt is [`robots::robots_url`]).
         url: Url,
-        /// The robots.txt that says so.
-        robots_url: Url,
     },
     /// robots.txt could not be read (5xx, network error): nothing on that
     /// host is fetched this time (RFC 9309 §2.3.1.4).
     #[error(
-        "{url}: not fetched because {robots_url} is unreachable ({reason}); RFC 9309 \
-         says to crawl nothing then. The next crawl will try again"
+        "{url}: not fetched because {} is unreachable ({reason}); RFC 9309 \
+         says to crawl nothing then. The next crawl will try again",
+        robots::robots_url(url)
     )]
     RobotsUnreachable {
-        /// The URL not fetched.
+        /// The URL not fetched (its robots.txt is [`robots::robots_url`]).
         url: Url,
-        /// The robots.txt address.
-        robots_url: Url,
         /// What went wrong.
         reason: String,
     },
@@ -389,10 +388,7 @@ impl Fetcher {
         let rules = self.robots_for(url, policy).await?;
         if !rules.allowed(url) {
             info!(url = %url, "disallowed by robots.txt, not fetched");
-            return Err(FetchError::RobotsDisallowed {
-                url: url.clone(),
-                robots_url: robots::robots_url(url),
-            });
+            return Err(FetchError::RobotsDisallowed { url: url.clone() });
         }
         let user_agent = header_value(url, "User-Agent", &policy.user_agent)?;
         let mut conditional = Vec::new();
@@ -718,11 +714,6 @@ impl Fetcher {
             max_body: robots::MAX_ROBOTS_BYTES,
             ..policy.clone()
         };
-        let unreachable = |reason: String| FetchError::RobotsUnreachable {
-            url: url.clone(),
-            robots_url: robots_url.clone(),
-            reason,
-        };
         let verdict = match self
             .attempt(&robots_url, &robots_policy, request, Oversize::Truncate)
             .await
@@ -742,7 +733,10 @@ impl Fetcher {
             }
             robots::Verdict::Unreachable(reason) => {
                 warn!(url = %robots_url, %reason, "robots.txt unreachable: disallowing the host for now");
-                Err(unreachable(reason))
+                Err(FetchError::RobotsUnreachable {
+                    url: url.clone(),
+                    reason,
+                })
             }
         }
     }
@@ -797,7 +791,7 @@ fn status_error(answer: &Answer) -> FetchError {
     FetchError::Status {
         url: answer.url.clone(),
         status: answer.status.as_u16(),
-        body: snippet,
+        body: snippet.into(),
         retry_after,
     }
 }

@@ -3,12 +3,12 @@
 //!
 //! # Architecture
 //!
-//! - [`Hosts`] maps an origin (`scheme://host:port`) to a [`HostSlot`], an
+//! - `Hosts` maps an origin (`scheme://host:port`) to a `HostSlot`, an
 //!   async mutex created on first use. Holding the slot *is* the right to
 //!   talk to that host, so requests to one host are serialised while
 //!   different hosts proceed in parallel (lychee's `ratelimit/` does the same
 //!   with a `governor` limiter per host).
-//! - [`HostState::next_allowed`] is when the next request may start. It is
+//! - `HostState::next_allowed` is when the next request may start. It is
 //!   set when a request ends, from [`next_allowed`]: the policy's
 //!   `min_delay_per_host`, raised by the robots.txt `Crawl-delay` and by a
 //!   429/503 `Retry-After` (RFC 9110 §10.2.3).
@@ -32,23 +32,23 @@ pub const CRAWL_DELAY_CAP: Duration = Duration::from_secs(60);
 
 /// What we remember about one host between requests.
 #[derive(Debug, Default)]
-pub struct HostState {
+pub(crate) struct HostState {
     /// Earliest start of the next request; `None` before the first one.
-    pub next_allowed: Option<Instant>,
+    pub(crate) next_allowed: Option<Instant>,
 }
 
 /// The right to send to one host; lock it for the whole request.
-pub type HostSlot = Arc<tokio::sync::Mutex<HostState>>;
+pub(crate) type HostSlot = Arc<tokio::sync::Mutex<HostState>>;
 
 /// Every host seen by the process.
 #[derive(Debug, Default)]
-pub struct Hosts {
+pub(crate) struct Hosts {
     slots: Mutex<HashMap<String, HostSlot>>,
 }
 
 impl Hosts {
     /// The slot of `origin`, created on first use.
-    pub fn slot(&self, origin: &str) -> HostSlot {
+    pub(crate) fn slot(&self, origin: &str) -> HostSlot {
         // A poisoned map only means another thread panicked while inserting;
         // the map itself is still consistent.
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());

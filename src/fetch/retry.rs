@@ -100,7 +100,7 @@ mod tests {
         FetchError::Status {
             url: url(),
             status,
-            body: String::new(),
+            body: "".into(),
             retry_after: None,
         }
     }
@@ -141,10 +141,7 @@ mod tests {
             size: 11,
             announced: false,
         };
-        let robots = FetchError::RobotsDisallowed {
-            url: url(),
-            robots_url: url(),
-        };
+        let robots = FetchError::RobotsDisallowed { url: url() };
         let table: [(&FetchError, u32, u32, bool); 9] = [
             (&timeout, 0, 3, true),
             (&timeout, 2, 3, true),

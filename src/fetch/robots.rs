@@ -111,24 +111,24 @@ pub fn robots_url(url: &Url) -> Url {
 
 /// Cached rules of one origin; locked while they are being fetched so
 /// concurrent requests wait for one fetch instead of each making their own.
-pub type Entry = Arc<tokio::sync::Mutex<Option<(Rules, Instant)>>>;
+pub(crate) type Entry = Arc<tokio::sync::Mutex<Option<(Rules, Instant)>>>;
 
 /// Rules per origin.
 #[derive(Debug, Default)]
-pub struct RobotsCache {
+pub(crate) struct RobotsCache {
     entries: Mutex<HashMap<String, Entry>>,
 }
 
 impl RobotsCache {
     /// The entry of `origin`, created empty on first use.
-    pub fn entry(&self, origin: &str) -> Entry {
+    pub(crate) fn entry(&self, origin: &str) -> Entry {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.entry(origin.to_owned()).or_default().clone()
     }
 
     /// The cached `Crawl-delay` of `origin`, without waiting: `None` when the
     /// rules are unknown or being fetched right now.
-    pub fn crawl_delay(&self, origin: &str) -> Option<Duration> {
+    pub(crate) fn crawl_delay(&self, origin: &str) -> Option<Duration> {
         let entry = self.entry(origin);
         let guard = entry.try_lock().ok()?;
         guard.as_ref().and_then(|(rules, _)| rules.crawl_delay())

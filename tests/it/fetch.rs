@@ -608,7 +608,7 @@ impl Respond for Arrivals {
         self.0.lock().unwrap().push(Instant::now());
         ResponseTemplate::new(200)
             .set_body_string("ok")
-            .set_delay(Duration::from_millis(300))
+            .set_delay(Duration::from_millis(600))
     }
 }
 
@@ -641,19 +641,77 @@ async fn requests_to_one_host_are_spaced_and_hosts_are_independent() {
     let a_times = arrivals_a.0.lock().unwrap().clone();
     let b_times = arrivals_b.0.lock().unwrap().clone();
     assert_eq!((a_times.len(), b_times.len()), (2, 1));
-    // Same host: the second starts ≥ 300 ms (answer) + 200 ms (delay) after the first.
+    // Same host: the second starts ≥ 600 ms (answer) + 200 ms (delay) after the first.
     let gap = a_times[1] - a_times[0];
-    assert!(gap >= Duration::from_millis(500), "same host gap {gap:?}");
-    // Other host: not queued behind A (which would put it ≥ 500 ms later).
+    assert!(gap >= Duration::from_millis(800), "same host gap {gap:?}");
+    // Other host: not queued behind A (which would put it ≥ 600 ms later).
     let cross = if b_times[0] > a_times[0] {
         b_times[0] - a_times[0]
     } else {
         a_times[0] - b_times[0]
     };
     assert!(
-        cross < Duration::from_millis(200),
+        cross < Duration::from_millis(300),
         "hosts serialised: {cross:?}"
     );
+}
+
+#[tokio::test]
+async fn robots_crawl_delay_raises_the_host_delay() {
+    let server = MockServer::start().await;
+    Mock::given(path("/robots.txt"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string("User-agent: fundwatch\nCrawl-delay: 0.4\n"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let arrivals = Arrivals::default();
+    Mock::given(path("/page"))
+        .respond_with(arrivals.clone())
+        .expect(2)
+        .mount(&server)
+        .await;
+    let fetcher = fetcher();
+    let u = url(&server, "/page");
+    for _ in 0..2 {
+        fetched(fetcher.get(&u, &policy(), None).await.unwrap());
+    }
+    let times = arrivals.0.lock().unwrap().clone();
+    // 600 ms answer + 400 ms Crawl-delay (the policy's own delay is zero).
+    let gap = times[1] - times[0];
+    assert!(gap >= Duration::from_millis(1000), "gap {gap:?}");
+}
+
+#[tokio::test]
+async fn robots_redirects_are_followed() {
+    let server = MockServer::start().await;
+    Mock::given(path("/robots.txt"))
+        .respond_with(ResponseTemplate::new(301).insert_header("Location", "/static/robots.txt"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/static/robots.txt"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string("User-agent: *\nDisallow: /recherche\n"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/recherche"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let err = fetcher()
+        .get(&url(&server, "/recherche"), &policy(), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, FetchError::RobotsDisallowed { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("/robots.txt"), "{err}");
 }
 
 #[tokio::test]
@@ -823,5 +881,42 @@ async fn post_errors_quote_the_body_and_the_form_is_rebuilt_for_retries() {
             body.contains("filename=\"blob\"") && body.contains("{}"),
             "{body}"
         );
+    }
+}
+
+#[tokio::test]
+async fn real_samples_survive_gzip_transfer_and_decoding() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/real");
+    if !dir.exists() {
+        eprintln!("SKIPPED: {} absent", dir.display());
+        return;
+    }
+    let server = MockServer::start().await;
+    robots_404(&server).await;
+    let samples = [
+        ("euraxess_job_offer_detail.html", "text/html"),
+        ("ft_portal_derived_calls_rss.xml", "application/rss+xml"),
+    ];
+    for (name, ct) in samples {
+        let original = std::fs::read(dir.join(name)).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&original).unwrap();
+        Mock::given(path(format!("/{name}")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("Content-Encoding", "gzip")
+                    .set_body_raw(gz.finish().unwrap(), ct),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        let f = fetched(
+            fetcher()
+                .get(&url(&server, &format!("/{name}")), &policy(), None)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(f.body.as_ref(), original.as_slice(), "{name}");
+        assert_eq!(f.text(), String::from_utf8(original).unwrap(), "{name}");
     }
 }
