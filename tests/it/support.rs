@@ -24,6 +24,11 @@ pub fn fundwatch(dir: &Path) -> assert_cmd::Command {
     cmd.env_remove("RUST_LOG")
         .env_remove("FUNDWATCH_DATA_DIR")
         .env_remove("FUNDWATCH_SOURCES");
+    // reqwest honours the system proxy variables; a proxy on the CI machine
+    // must not intercept the loopback fixture servers.
+    for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
+        cmd.env_remove(var);
+    }
     cmd
 }
 
