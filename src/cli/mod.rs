@@ -76,7 +76,7 @@ Logging: set RUST_LOG (e.g. RUST_LOG=fundwatch=debug).";
 /// fundwatch — watches funding calls (EU, national, regional) for an
 /// international office, stores them in SQLite and indexes them for search.
 #[derive(Debug, Parser)]
-#[command(name = "fundwatch", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(name = "fundwatch", version, about, long_about = None, after_help = AFTER_HELP, term_width = 100)]
 pub struct Cli {
     /// Data directory: holds fundwatch.db, index/ and outbox/.
     #[arg(

@@ -7,5 +7,6 @@ mod cli_search;
 mod extract;
 mod fetch;
 mod identity;
+mod readme;
 mod support;
 mod store;
