@@ -92,7 +92,11 @@ fn literal(field: Option<String>, phrase: &str) -> UserInputAst {
 }
 
 /// `original OR equivalent1 OR equivalent2 ...` on `field`.
-fn alternatives(field: &Option<String>, original: UserInputAst, equivalents: &[&str]) -> UserInputAst {
+fn alternatives(
+    field: &Option<String>,
+    original: UserInputAst,
+    equivalents: &[&str],
+) -> UserInputAst {
     let mut clauses = vec![(Some(Occur::Should), original)];
     clauses.extend(
         equivalents
@@ -214,9 +218,10 @@ fn resolve(ast: UserInputAst, fields: &Fields) -> Result<UserInputAst, String> {
                 .map(|(o, c)| resolve(c, fields).map(|c| (o, c)))
                 .collect::<Result<_, _>>()?,
         )),
-        UserInputAst::Boost(inner, boost) => {
-            Ok(UserInputAst::Boost(Box::new(resolve(*inner, fields)?), boost))
-        }
+        UserInputAst::Boost(inner, boost) => Ok(UserInputAst::Boost(
+            Box::new(resolve(*inner, fields)?),
+            boost,
+        )),
         UserInputAst::Leaf(leaf) => resolve_leaf(*leaf, fields),
     }
 }
@@ -252,7 +257,11 @@ fn resolve_leaf(leaf: UserInputLeaf, fields: &Fields) -> Result<UserInputAst, St
                 }
             }
         }
-        UserInputLeaf::Range { field, lower, upper } => {
+        UserInputLeaf::Range {
+            field,
+            lower,
+            upper,
+        } => {
             let Some(name) = field else {
                 return Err(
                     "a range needs a date field, e.g. deadline:[2025-01-01T00:00:00Z TO *]"
@@ -342,7 +351,10 @@ mod tests {
     #[test]
     fn aliases_resolve_and_unknown_fields_are_named() {
         let fields = Fields::build();
-        let out = format!("{:?}", resolve(ast("title:chimie level:eu"), &fields).unwrap());
+        let out = format!(
+            "{:?}",
+            resolve(ast("title:chimie level:eu"), &fields).unwrap()
+        );
         assert!(out.contains("\"title_fr\":chimie"), "{out}");
         assert!(out.contains("\"title_en\":chimie"), "{out}");
         assert!(out.contains("\"level\":eu"), "{out}");

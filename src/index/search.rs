@@ -25,7 +25,9 @@ use std::ops::{Bound, Range};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use tantivy::collector::TopDocs;
-use tantivy::query::{AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermSetQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermSetQuery,
+};
 use tantivy::schema::{Field, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Score, SegmentReader, TantivyDocument, Term};
@@ -210,7 +212,13 @@ impl Hit {
         Hit::build(call, 0.0, snippet, Vec::new(), now)
     }
 
-    fn build(call: Call, score: f32, snippet: Snippet, sources: Vec<String>, now: DateTime<Utc>) -> Hit {
+    fn build(
+        call: Call,
+        score: f32,
+        snippet: Snippet,
+        sources: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> Hit {
         let sources = if sources.is_empty() {
             vec![call.source_id.clone()]
         } else {
@@ -267,18 +275,19 @@ impl IndexHandle {
         let by_deadline = req.sort == Sort::Deadline || !has_query;
         let now_secs = now.timestamp();
         let found: Vec<(f32, DocAddress)> = if by_deadline {
-            let collector = TopDocs::with_limit(limit).tweak_score(move |segment: &SegmentReader| {
-                let column = segment.fast_fields().date(F_DEADLINE).ok();
-                move |doc, score: Score| {
-                    let next = column.as_ref().and_then(|c| {
-                        c.values_for_doc(doc)
-                            .map(|d| d.into_timestamp_secs())
-                            .filter(|t| *t >= now_secs)
-                            .min()
-                    });
-                    (deadline_key(next), score)
-                }
-            });
+            let collector =
+                TopDocs::with_limit(limit).tweak_score(move |segment: &SegmentReader| {
+                    let column = segment.fast_fields().date(F_DEADLINE).ok();
+                    move |doc, score: Score| {
+                        let next = column.as_ref().and_then(|c| {
+                            c.values_for_doc(doc)
+                                .map(|d| d.into_timestamp_secs())
+                                .filter(|t| *t >= now_secs)
+                                .min()
+                        });
+                        (deadline_key(next), score)
+                    }
+                });
             searcher
                 .search(&*combined, &collector)
                 .map_err(|e| self.read_err(e))?
@@ -335,7 +344,11 @@ impl IndexHandle {
         Ok(hits)
     }
 
-    fn filters(&self, req: &SearchRequest, now: DateTime<Utc>) -> Result<Vec<Box<dyn Query>>, IndexError> {
+    fn filters(
+        &self,
+        req: &SearchRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Box<dyn Query>>, IndexError> {
         let f = &self.fields;
         let mut out: Vec<Box<dyn Query>> = Vec::new();
         let mut set = |field: Field, values: Vec<String>| {
@@ -346,9 +359,21 @@ impl IndexHandle {
                 out.push(Box::new(TermSetQuery::new(terms)));
             }
         };
-        set(f.level, req.levels.iter().map(|l| l.as_str().to_owned()).collect());
-        set(f.status, req.statuses.iter().map(|s| s.as_str().to_owned()).collect());
-        set(f.language, req.languages.iter().map(|l| l.as_str().to_owned()).collect());
+        set(
+            f.level,
+            req.levels.iter().map(|l| l.as_str().to_owned()).collect(),
+        );
+        set(
+            f.status,
+            req.statuses.iter().map(|s| s.as_str().to_owned()).collect(),
+        );
+        set(
+            f.language,
+            req.languages
+                .iter()
+                .map(|l| l.as_str().to_owned())
+                .collect(),
+        );
         set(f.funder_exact, req.funders.clone());
         set(f.programme_exact, req.programmes.clone());
         set(f.source, req.sources.clone());
@@ -368,8 +393,12 @@ impl IndexHandle {
                     tdate(d.and_time(NaiveTime::MIN).and_utc()),
                 )
             };
-            let lower = req.deadline_after.map_or(Bound::Unbounded, |d| Bound::Included(day(d)));
-            let upper = req.deadline_before.map_or(Bound::Unbounded, |d| Bound::Included(day(d)));
+            let lower = req
+                .deadline_after
+                .map_or(Bound::Unbounded, |d| Bound::Included(day(d)));
+            let upper = req
+                .deadline_before
+                .map_or(Bound::Unbounded, |d| Bound::Included(day(d)));
             out.push(Box::new(RangeQuery::new(lower, upper)));
         }
         if let Some(days) = req.closing_within {

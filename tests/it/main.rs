@@ -1,3 +1,4 @@
 //! fundwatch's integration tests: one test binary (as ripgrep does) so the
 //! crate is linked once. Each module drives real parts: a loopback HTTP
 //! server, a SQLite file, an on-disk index, the built binary.
+mod index;
