@@ -45,13 +45,18 @@ pub(crate) fn parse(
             let (_, errors) = query_grammar::parse_query_lenient(text);
             let (position, message) = match errors.into_iter().next() {
                 Some(e) => (Some(e.pos), e.message),
-                None => (None, "syntax error".to_owned()),
+                None => (
+                    None,
+                    "syntax error; check the AND/OR/NOT placement, parentheses and quotes"
+                        .to_owned(),
+                ),
             };
             return Err(IndexError::query(text, position, message));
         }
     };
     let ast = expand(ast, glossary);
     let ast = resolve(ast, fields).map_err(|m| IndexError::query(text, None, m))?;
+    let ast = allow_only_negative(ast);
     let mut parser = QueryParser::new(
         fields.schema.clone(),
         fields.default_fields(),
@@ -66,6 +71,26 @@ pub(crate) fn parse(
         .build_query_from_user_input_ast(ast)
         .map_err(|e| IndexError::query(text, None, e.to_string()))?;
     Ok(Some(query))
+}
+
+/// `NOT x` alone means "everything but x": tantivy refuses a purely
+/// negative query, so the top level gets an explicit match-all clause.
+fn allow_only_negative(ast: UserInputAst) -> UserInputAst {
+    match ast {
+        UserInputAst::Clause(mut children)
+            if !children.is_empty()
+                && children
+                    .iter()
+                    .all(|(occur, _)| *occur == Some(Occur::MustNot)) =>
+        {
+            children.push((
+                Some(Occur::Must),
+                UserInputAst::Leaf(Box::new(UserInputLeaf::All)),
+            ));
+            UserInputAst::Clause(children)
+        }
+        other => other,
+    }
 }
 
 /// True when `field` names a text part (or no field: the default fields).

@@ -333,6 +333,16 @@ fn boolean_operators_phrases_and_fields() {
         ("tags:international", &["aura-pack-2026"]),
         ("language:en level:international", &["ukri-fellowship-2026"]),
         ("(Amadeus OR UKRI) AND status:open", &["phc-amadeus-2026"]),
+        // A purely negative query means "everything but".
+        ("NOT mobility", &["anr-aapg-2025", "ukri-fellowship-2026"]),
+        (
+            "level: IN [eu national]",
+            &["anr-aapg-2025", "msca-dn-2026"],
+        ),
+        (
+            "deadline:[2026-01-01T00:00:00Z TO *]",
+            &["aura-pack-2026", "phc-amadeus-2026", "ukri-fellowship-2026"],
+        ),
     ];
     for (q, expected) in cases {
         assert_eq!(sorted_ids(&search(&h, q)), expected.to_vec(), "{q}");
@@ -573,6 +583,46 @@ fn syntax_errors_point_at_the_problem() {
     assert!(err.to_string().contains("funder"), "{err}");
 
     let err = h.search(&SearchRequest::new("title:"), now()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            IndexError::Query {
+                position: Some(6),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("expected word"), "{err}");
+
+    let err = h
+        .search(&SearchRequest::new("\"call for"), now())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            IndexError::Query {
+                position: Some(9),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("missing delimiter"), "{err}");
+
+    // The grammar cannot always say where; the message still says what to check.
+    let err = h
+        .search(&SearchRequest::new("a OR OR b"), now())
+        .unwrap_err();
+    assert!(err.to_string().contains("parentheses and quotes"), "{err}");
+
+    // Mid-query problems carry the text near them.
+    let err = h
+        .search(
+            &SearchRequest::new("mobilité (doctorant OR) chercheur"),
+            now(),
+        )
+        .unwrap_err();
     assert!(matches!(err, IndexError::Query { .. }), "{err:?}");
 }
 
