@@ -302,7 +302,7 @@ impl IndexHandle {
 
         let generators = match &user_query {
             Some(q) => self.snippet_generators(&searcher, &**q)?,
-            None => Vec::new(),
+            None => Snippets::default(),
         };
         let mut hits = Vec::with_capacity(found.len());
         for (score, addr) in found {
@@ -414,61 +414,81 @@ impl IndexHandle {
         Ok(out)
     }
 
-    /// One snippet generator per (text part, language field) worth showing:
-    /// text and summary, French and English analyses.
+    /// Snippet generators for the summary and text fields (French and
+    /// English analyses); `None` for a field the query has no term in.
     fn snippet_generators(
         &self,
         searcher: &tantivy::Searcher,
         query: &dyn Query,
-    ) -> Result<Vec<(TextPart, SnippetGenerator)>, IndexError> {
-        let mut out = Vec::new();
-        for part in [TextPart::Summary, TextPart::Text] {
-            let (fr, en) = self.fields.text_pair(part);
-            for field in [fr, en] {
-                let mut generator = SnippetGenerator::create(searcher, query, field)
-                    .map_err(|e| self.read_err(e))?;
-                generator.set_max_num_chars(SNIPPET_CHARS);
-                out.push((part, generator));
+    ) -> Result<Snippets, IndexError> {
+        let make = |field: Field| -> Result<Option<SnippetGenerator>, IndexError> {
+            let mut has_terms = false;
+            query.query_terms(&mut |term, _| has_terms |= term.field() == field);
+            if !has_terms {
+                return Ok(None);
             }
-        }
-        Ok(out)
+            let mut generator =
+                SnippetGenerator::create(searcher, query, field).map_err(|e| self.read_err(e))?;
+            generator.set_max_num_chars(SNIPPET_CHARS);
+            Ok(Some(generator))
+        };
+        let (sfr, sen) = self.fields.text_pair(TextPart::Summary);
+        let (tfr, ten) = self.fields.text_pair(TextPart::Text);
+        Ok(Snippets {
+            summary: [make(sfr)?, make(sen)?],
+            text: [make(tfr)?, make(ten)?],
+        })
     }
 }
 
-/// The snippet with the most highlighted words among summary and text (both
-/// analyses); the summary's start when nothing matched there (title-only
-/// matches, empty queries).
-fn best_snippet(generators: &[(TextPart, SnippetGenerator)], call: &Call) -> Snippet {
-    let mut best: Option<Snippet> = None;
-    for (part, generator) in generators {
-        let text = match part {
-            TextPart::Summary => &call.summary,
-            _ => &call.text,
-        };
-        if text.trim().is_empty() {
-            continue;
-        }
-        let s = generator.snippet(text);
-        if s.highlighted().is_empty() {
-            continue;
-        }
-        let candidate = Snippet {
-            text: s.fragment().to_owned(),
-            highlights: s.highlighted().to_vec(),
-        };
-        if best
-            .as_ref()
-            .is_none_or(|b| candidate.highlights.len() > b.highlights.len())
-        {
-            best = Some(candidate);
+/// Generators per part, indexed `[french, english]`.
+#[derive(Default)]
+struct Snippets {
+    summary: [Option<SnippetGenerator>; 2],
+    text: [Option<SnippetGenerator>; 2],
+}
+
+fn highlighted(generator: Option<&SnippetGenerator>, text: &str) -> Option<Snippet> {
+    let generator = generator?;
+    if text.trim().is_empty() {
+        return None;
+    }
+    let s = generator.snippet(text);
+    if s.highlighted().is_empty() {
+        return None;
+    }
+    Some(Snippet {
+        text: s.fragment().to_owned(),
+        highlights: s.highlighted().to_vec(),
+    })
+}
+
+/// The excerpt of a hit: the summary's best-highlighted fragment; else the
+/// text's, analysed in the call's language first (the other only when that
+/// finds nothing: snippets re-analyse the text, the costliest part of a
+/// search); else the summary's start (title-only matches, empty queries).
+fn best_snippet(snippets: &Snippets, call: &Call) -> Snippet {
+    let summary = snippets
+        .summary
+        .iter()
+        .filter_map(|g| highlighted(g.as_ref(), &call.summary))
+        .max_by_key(|s| s.highlights.len());
+    if let Some(s) = summary {
+        return s;
+    }
+    let order = match call.language {
+        Language::Fr => [0, 1],
+        Language::En => [1, 0],
+    };
+    for i in order {
+        if let Some(s) = highlighted(snippets.text[i].as_ref(), &call.text) {
+            return s;
         }
     }
-    best.unwrap_or_else(|| {
-        Snippet::plain(if call.summary.trim().is_empty() {
-            &call.text
-        } else {
-            &call.summary
-        })
+    Snippet::plain(if call.summary.trim().is_empty() {
+        &call.text
+    } else {
+        &call.summary
     })
 }
 
