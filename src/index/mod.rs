@@ -7,7 +7,7 @@
 //!   the stored `Call` JSON) and the query-language aliases.
 //! - [`analyzer`]: the French, English and keyword analysers.
 //! - [`glossary`]: bilingual funding vocabulary for query expansion.
-//! - `query`: the query language (tantivy grammar + glossary + aliases).
+//! - [`query`]: the query language (tantivy grammar + glossary + aliases).
 //! - [`search`]: filters, sorting, hits and snippets.
 //! - this file: opening, the writer ([`IndexUpdater`]) and generations.
 //!
@@ -29,7 +29,7 @@
 
 pub mod analyzer;
 pub mod glossary;
-mod query;
+pub mod query;
 pub mod schema;
 pub mod search;
 

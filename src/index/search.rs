@@ -1,7 +1,7 @@
 //! Searching the index: filters, sorting, hits with highlighted snippets.
 //!
 //! Semantics worth knowing:
-//! - Plain words are ANDed (see the query module doc); an empty query lists
+//! - Plain words are ANDed (see [`super::query`] for the syntax); an empty query lists
 //!   every call that passes the filters.
 //! - Filter lists (levels, funders, ...) are ORed within a list and ANDed
 //!   across lists. Funders and programmes match the whole name, case and
