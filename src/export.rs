@@ -30,7 +30,10 @@ pub fn to_ics(calls: &[Call], now: DateTime<Utc>) -> String {
     let mut lines: Vec<String> = vec![
         "BEGIN:VCALENDAR".into(),
         "VERSION:2.0".into(),
-        format!("PRODID:-//fundwatch//fundwatch {}//EN", env!("CARGO_PKG_VERSION")),
+        format!(
+            "PRODID:-//fundwatch//fundwatch {}//EN",
+            env!("CARGO_PKG_VERSION")
+        ),
         "CALSCALE:GREGORIAN".into(),
         "METHOD:PUBLISH".into(),
     ];
@@ -38,7 +41,11 @@ pub fn to_ics(calls: &[Call], now: DateTime<Utc>) -> String {
     for call in calls {
         for (i, deadline) in call.deadlines.iter().enumerate() {
             lines.push("BEGIN:VEVENT".into());
-            lines.push(format!("UID:{}-{}@fundwatch", ics_uid_part(&call.id), i + 1));
+            lines.push(format!(
+                "UID:{}-{}@fundwatch",
+                ics_uid_part(&call.id),
+                i + 1
+            ));
             lines.push(format!("DTSTAMP:{stamp}"));
             match (deadline.precision, deadline.at) {
                 (Precision::Datetime, Some(at)) => {
@@ -52,7 +59,10 @@ pub fn to_ics(calls: &[Call], now: DateTime<Utc>) -> String {
                 }
             }
             lines.push(format!("SUMMARY:{}", escape_text(&summary(call, deadline))));
-            lines.push(format!("DESCRIPTION:{}", escape_text(&description(call, deadline))));
+            lines.push(format!(
+                "DESCRIPTION:{}",
+                escape_text(&description(call, deadline))
+            ));
             if !call.url.is_empty() {
                 lines.push(format!("URL:{}", strip_newlines(&call.url)));
             }
@@ -107,7 +117,11 @@ fn description(call: &Call, d: &DatePoint) -> String {
         lines.push(format!("Stage: {label}"));
     }
     let when = match d.at {
-        Some(at) => format!("{} ({})", at.with_timezone(&d.tz()).format("%Y-%m-%d %H:%M %Z"), d.zone),
+        Some(at) => format!(
+            "{} ({})",
+            at.with_timezone(&d.tz()).format("%Y-%m-%d %H:%M %Z"),
+            d.zone
+        ),
         None => format!("{} ({})", d.date_string(), d.zone),
     };
     lines.push(format!("Deadline: {when}"));
@@ -127,7 +141,13 @@ fn ics_instant(t: DateTime<Utc>) -> String {
 /// UIDs are free text but must stay on one line and unambiguous.
 fn ics_uid_part(id: &str) -> String {
     id.chars()
-        .map(|c| if c.is_whitespace() || c == ';' || c == ',' { '_' } else { c })
+        .map(|c| {
+            if c.is_whitespace() || c == ';' || c == ',' {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -154,18 +174,34 @@ fn escape_text(s: &str) -> String {
 
 /// RFC 5545 §3.1 folding: no line longer than 75 octets (excluding CRLF);
 /// continuation lines start with one space, which counts toward their 75.
+/// A fold never touches whitespace (at the end of a line or the start of a
+/// continuation): the RFC says to remove exactly one space when unfolding,
+/// but lax readers (the `ical` crate, some desktop clients) trim lines and
+/// would glue words together.
 fn fold(line: &str) -> String {
     const MAX: usize = 75;
+    let chars: Vec<char> = line.chars().collect();
     let mut out = String::with_capacity(line.len() + line.len() / MAX * 3);
-    let mut width = 0;
-    for c in line.chars() {
-        let len = c.len_utf8();
-        if width + len > MAX {
-            out.push_str("\r\n ");
-            width = 1;
+    let mut start = 0;
+    while start < chars.len() {
+        let budget = if start == 0 { MAX } else { MAX - 1 };
+        let mut end = start;
+        let mut width = 0;
+        while end < chars.len() && width + chars[end].len_utf8() <= budget {
+            width += chars[end].len_utf8();
+            end += 1;
         }
-        out.push(c);
-        width += len;
+        while end < chars.len()
+            && end > start + 1
+            && (chars[end].is_whitespace() || chars[end - 1].is_whitespace())
+        {
+            end -= 1;
+        }
+        if start > 0 {
+            out.push_str("\r\n ");
+        }
+        out.extend(&chars[start..end]);
+        start = end;
     }
     out
 }
@@ -204,7 +240,10 @@ pub fn to_csv(hits: &[Hit]) -> String {
             h.level.to_string(),
             h.status.to_string(),
             h.programme.clone().unwrap_or_default(),
-            h.next_deadline.as_ref().map(deadline_cell).unwrap_or_default(),
+            h.next_deadline
+                .as_ref()
+                .map(deadline_cell)
+                .unwrap_or_default(),
             deadlines,
             format!("{:.3}", h.score),
             h.snippet.text.clone(),
@@ -296,6 +335,11 @@ mod tests {
         }
         assert_eq!(folded.replace("\r\n ", ""), line);
         assert_eq!(fold("SHORT:x"), "SHORT:x");
+        let spaced = format!("SUMMARY:{} word", "x".repeat(66));
+        let folded = fold(&spaced);
+        assert!(!folded.contains("\r\n  "), "{folded:?}");
+        assert!(!folded.contains(" \r\n"), "{folded:?}");
+        assert_eq!(folded.replace("\r\n ", ""), spaced);
     }
 
     #[test]

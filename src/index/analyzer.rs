@@ -96,7 +96,8 @@ mod tests {
     #[test]
     fn chains_fold_then_stem_so_inflections_and_accents_meet() {
         // (analyser, a, b): a and b must reduce to the same single token.
-        let cases: &[(fn() -> TextAnalyzer, &str, &str)] = &[
+        type Make = fn() -> TextAnalyzer;
+        let cases: &[(Make, &str, &str)] = &[
             (french, "mobilités", "mobilité"),
             (french, "Mobilites", "MOBILITÉ"),
             (french, "evenement", "événement"),
@@ -118,7 +119,10 @@ mod tests {
 
     #[test]
     fn keyword_keeps_the_whole_value() {
-        assert_eq!(keyword_token(" Région Auvergne-Rhône-Alpes "), "region auvergne-rhone-alpes");
+        assert_eq!(
+            keyword_token(" Région Auvergne-Rhône-Alpes "),
+            "region auvergne-rhone-alpes"
+        );
         assert_eq!(keyword_token("EU"), "eu");
     }
 }

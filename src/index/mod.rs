@@ -7,7 +7,7 @@
 //!   the stored `Call` JSON) and the query-language aliases.
 //! - [`analyzer`]: the French, English and keyword analysers.
 //! - [`glossary`]: bilingual funding vocabulary for query expansion.
-//! - `query`: the query language (tantivy grammar + glossary + aliases).
+//! - [`query`]: the query language (tantivy grammar + glossary + aliases).
 //! - [`search`]: filters, sorting, hits and snippets.
 //! - this file: opening, the writer ([`IndexUpdater`]) and generations.
 //!
@@ -29,7 +29,7 @@
 
 pub mod analyzer;
 pub mod glossary;
-mod query;
+pub mod query;
 pub mod schema;
 pub mod search;
 
@@ -101,7 +101,9 @@ pub enum IndexError {
         dir: PathBuf,
     },
     /// Writing or committing failed.
-    #[error("cannot write the index at {dir}: {source}; check free disk space, then run `fundwatch reindex`")]
+    #[error(
+        "cannot write the index at {dir}: {source}; check free disk space, then run `fundwatch reindex`"
+    )]
     Write {
         /// The index directory.
         dir: PathBuf,
@@ -190,7 +192,9 @@ pub struct IndexHandle {
 
 impl std::fmt::Debug for IndexHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IndexHandle").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("IndexHandle")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -207,9 +211,10 @@ impl IndexHandle {
             });
         }
         let index = Index::open_in_dir(dir).map_err(open_err)?;
-        let fields = Fields::from_schema(&index.schema()).ok_or_else(|| IndexError::Incompatible {
-            dir: dir.to_owned(),
-        })?;
+        let fields =
+            Fields::from_schema(&index.schema()).ok_or_else(|| IndexError::Incompatible {
+                dir: dir.to_owned(),
+            })?;
         IndexHandle::wrap(dir, index, fields)
     }
 
@@ -391,7 +396,10 @@ impl IndexHandle {
             let cutoff = deadline.cutoff();
             d.add_date(f.deadline, tdate(cutoff));
             let local_day = cutoff.with_timezone(&deadline.tz()).date_naive();
-            d.add_date(f.deadline_day, tdate(local_day.and_time(NaiveTime::MIN).and_utc()));
+            d.add_date(
+                f.deadline_day,
+                tdate(local_day.and_time(NaiveTime::MIN).and_utc()),
+            );
         }
         if let Some(opening) = &call.opening {
             d.add_date(f.opening, tdate(opening.earliest()));

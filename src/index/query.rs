@@ -45,13 +45,18 @@ pub(crate) fn parse(
             let (_, errors) = query_grammar::parse_query_lenient(text);
             let (position, message) = match errors.into_iter().next() {
                 Some(e) => (Some(e.pos), e.message),
-                None => (None, "syntax error".to_owned()),
+                None => (
+                    None,
+                    "syntax error; check the AND/OR/NOT placement, parentheses and quotes"
+                        .to_owned(),
+                ),
             };
             return Err(IndexError::query(text, position, message));
         }
     };
     let ast = expand(ast, glossary);
     let ast = resolve(ast, fields).map_err(|m| IndexError::query(text, None, m))?;
+    let ast = allow_only_negative(ast);
     let mut parser = QueryParser::new(
         fields.schema.clone(),
         fields.default_fields(),
@@ -66,6 +71,26 @@ pub(crate) fn parse(
         .build_query_from_user_input_ast(ast)
         .map_err(|e| IndexError::query(text, None, e.to_string()))?;
     Ok(Some(query))
+}
+
+/// `NOT x` alone means "everything but x": tantivy refuses a purely
+/// negative query, so the top level gets an explicit match-all clause.
+fn allow_only_negative(ast: UserInputAst) -> UserInputAst {
+    match ast {
+        UserInputAst::Clause(mut children)
+            if !children.is_empty()
+                && children
+                    .iter()
+                    .all(|(occur, _)| *occur == Some(Occur::MustNot)) =>
+        {
+            children.push((
+                Some(Occur::Must),
+                UserInputAst::Leaf(Box::new(UserInputLeaf::All)),
+            ));
+            UserInputAst::Clause(children)
+        }
+        other => other,
+    }
 }
 
 /// True when `field` names a text part (or no field: the default fields).
@@ -92,7 +117,11 @@ fn literal(field: Option<String>, phrase: &str) -> UserInputAst {
 }
 
 /// `original OR equivalent1 OR equivalent2 ...` on `field`.
-fn alternatives(field: &Option<String>, original: UserInputAst, equivalents: &[&str]) -> UserInputAst {
+fn alternatives(
+    field: &Option<String>,
+    original: UserInputAst,
+    equivalents: &[&str],
+) -> UserInputAst {
     let mut clauses = vec![(Some(Occur::Should), original)];
     clauses.extend(
         equivalents
@@ -214,9 +243,10 @@ fn resolve(ast: UserInputAst, fields: &Fields) -> Result<UserInputAst, String> {
                 .map(|(o, c)| resolve(c, fields).map(|c| (o, c)))
                 .collect::<Result<_, _>>()?,
         )),
-        UserInputAst::Boost(inner, boost) => {
-            Ok(UserInputAst::Boost(Box::new(resolve(*inner, fields)?), boost))
-        }
+        UserInputAst::Boost(inner, boost) => Ok(UserInputAst::Boost(
+            Box::new(resolve(*inner, fields)?),
+            boost,
+        )),
         UserInputAst::Leaf(leaf) => resolve_leaf(*leaf, fields),
     }
 }
@@ -252,7 +282,11 @@ fn resolve_leaf(leaf: UserInputLeaf, fields: &Fields) -> Result<UserInputAst, St
                 }
             }
         }
-        UserInputLeaf::Range { field, lower, upper } => {
+        UserInputLeaf::Range {
+            field,
+            lower,
+            upper,
+        } => {
             let Some(name) = field else {
                 return Err(
                     "a range needs a date field, e.g. deadline:[2025-01-01T00:00:00Z TO *]"
@@ -342,7 +376,10 @@ mod tests {
     #[test]
     fn aliases_resolve_and_unknown_fields_are_named() {
         let fields = Fields::build();
-        let out = format!("{:?}", resolve(ast("title:chimie level:eu"), &fields).unwrap());
+        let out = format!(
+            "{:?}",
+            resolve(ast("title:chimie level:eu"), &fields).unwrap()
+        );
         assert!(out.contains("\"title_fr\":chimie"), "{out}");
         assert!(out.contains("\"title_en\":chimie"), "{out}");
         assert!(out.contains("\"level\":eu"), "{out}");

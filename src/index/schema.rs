@@ -175,8 +175,14 @@ impl Fields {
         let id = b.add_text_field(F_ID, STRING | STORED);
         let mut text = Vec::new();
         for part in TextPart::ALL {
-            let fr = b.add_text_field(&format!("{}_fr", part.name()), text_options(analyzer::FRENCH));
-            let en = b.add_text_field(&format!("{}_en", part.name()), text_options(analyzer::ENGLISH));
+            let fr = b.add_text_field(
+                &format!("{}_fr", part.name()),
+                text_options(analyzer::FRENCH),
+            );
+            let en = b.add_text_field(
+                &format!("{}_en", part.name()),
+                text_options(analyzer::ENGLISH),
+            );
             text.push((part, fr, en));
         }
         let kw = || {
@@ -238,7 +244,10 @@ impl Fields {
 
     /// Every language field of every text part: the query's default fields.
     pub fn default_fields(&self) -> Vec<Field> {
-        self.text.iter().flat_map(|(_, fr, en)| [*fr, *en]).collect()
+        self.text
+            .iter()
+            .flat_map(|(_, fr, en)| [*fr, *en])
+            .collect()
     }
 
     /// The two fields of `part`.

@@ -1,7 +1,7 @@
 //! Searching the index: filters, sorting, hits with highlighted snippets.
 //!
 //! Semantics worth knowing:
-//! - Plain words are ANDed (see the query module doc); an empty query lists
+//! - Plain words are ANDed (see [`super::query`] for the syntax); an empty query lists
 //!   every call that passes the filters.
 //! - Filter lists (levels, funders, ...) are ORed within a list and ANDed
 //!   across lists. Funders and programmes match the whole name, case and
@@ -25,7 +25,9 @@ use std::ops::{Bound, Range};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use tantivy::collector::TopDocs;
-use tantivy::query::{AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermSetQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermSetQuery,
+};
 use tantivy::schema::{Field, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Score, SegmentReader, TantivyDocument, Term};
@@ -210,7 +212,13 @@ impl Hit {
         Hit::build(call, 0.0, snippet, Vec::new(), now)
     }
 
-    fn build(call: Call, score: f32, snippet: Snippet, sources: Vec<String>, now: DateTime<Utc>) -> Hit {
+    fn build(
+        call: Call,
+        score: f32,
+        snippet: Snippet,
+        sources: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> Hit {
         let sources = if sources.is_empty() {
             vec![call.source_id.clone()]
         } else {
@@ -267,18 +275,19 @@ impl IndexHandle {
         let by_deadline = req.sort == Sort::Deadline || !has_query;
         let now_secs = now.timestamp();
         let found: Vec<(f32, DocAddress)> = if by_deadline {
-            let collector = TopDocs::with_limit(limit).tweak_score(move |segment: &SegmentReader| {
-                let column = segment.fast_fields().date(F_DEADLINE).ok();
-                move |doc, score: Score| {
-                    let next = column.as_ref().and_then(|c| {
-                        c.values_for_doc(doc)
-                            .map(|d| d.into_timestamp_secs())
-                            .filter(|t| *t >= now_secs)
-                            .min()
-                    });
-                    (deadline_key(next), score)
-                }
-            });
+            let collector =
+                TopDocs::with_limit(limit).tweak_score(move |segment: &SegmentReader| {
+                    let column = segment.fast_fields().date(F_DEADLINE).ok();
+                    move |doc, score: Score| {
+                        let next = column.as_ref().and_then(|c| {
+                            c.values_for_doc(doc)
+                                .map(|d| d.into_timestamp_secs())
+                                .filter(|t| *t >= now_secs)
+                                .min()
+                        });
+                        (deadline_key(next), score)
+                    }
+                });
             searcher
                 .search(&*combined, &collector)
                 .map_err(|e| self.read_err(e))?
@@ -293,7 +302,7 @@ impl IndexHandle {
 
         let generators = match &user_query {
             Some(q) => self.snippet_generators(&searcher, &**q)?,
-            None => Vec::new(),
+            None => Snippets::default(),
         };
         let mut hits = Vec::with_capacity(found.len());
         for (score, addr) in found {
@@ -335,7 +344,11 @@ impl IndexHandle {
         Ok(hits)
     }
 
-    fn filters(&self, req: &SearchRequest, now: DateTime<Utc>) -> Result<Vec<Box<dyn Query>>, IndexError> {
+    fn filters(
+        &self,
+        req: &SearchRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Box<dyn Query>>, IndexError> {
         let f = &self.fields;
         let mut out: Vec<Box<dyn Query>> = Vec::new();
         let mut set = |field: Field, values: Vec<String>| {
@@ -346,9 +359,21 @@ impl IndexHandle {
                 out.push(Box::new(TermSetQuery::new(terms)));
             }
         };
-        set(f.level, req.levels.iter().map(|l| l.as_str().to_owned()).collect());
-        set(f.status, req.statuses.iter().map(|s| s.as_str().to_owned()).collect());
-        set(f.language, req.languages.iter().map(|l| l.as_str().to_owned()).collect());
+        set(
+            f.level,
+            req.levels.iter().map(|l| l.as_str().to_owned()).collect(),
+        );
+        set(
+            f.status,
+            req.statuses.iter().map(|s| s.as_str().to_owned()).collect(),
+        );
+        set(
+            f.language,
+            req.languages
+                .iter()
+                .map(|l| l.as_str().to_owned())
+                .collect(),
+        );
         set(f.funder_exact, req.funders.clone());
         set(f.programme_exact, req.programmes.clone());
         set(f.source, req.sources.clone());
@@ -368,8 +393,12 @@ impl IndexHandle {
                     tdate(d.and_time(NaiveTime::MIN).and_utc()),
                 )
             };
-            let lower = req.deadline_after.map_or(Bound::Unbounded, |d| Bound::Included(day(d)));
-            let upper = req.deadline_before.map_or(Bound::Unbounded, |d| Bound::Included(day(d)));
+            let lower = req
+                .deadline_after
+                .map_or(Bound::Unbounded, |d| Bound::Included(day(d)));
+            let upper = req
+                .deadline_before
+                .map_or(Bound::Unbounded, |d| Bound::Included(day(d)));
             out.push(Box::new(RangeQuery::new(lower, upper)));
         }
         if let Some(days) = req.closing_within {
@@ -385,61 +414,81 @@ impl IndexHandle {
         Ok(out)
     }
 
-    /// One snippet generator per (text part, language field) worth showing:
-    /// text and summary, French and English analyses.
+    /// Snippet generators for the summary and text fields (French and
+    /// English analyses); `None` for a field the query has no term in.
     fn snippet_generators(
         &self,
         searcher: &tantivy::Searcher,
         query: &dyn Query,
-    ) -> Result<Vec<(TextPart, SnippetGenerator)>, IndexError> {
-        let mut out = Vec::new();
-        for part in [TextPart::Summary, TextPart::Text] {
-            let (fr, en) = self.fields.text_pair(part);
-            for field in [fr, en] {
-                let mut generator = SnippetGenerator::create(searcher, query, field)
-                    .map_err(|e| self.read_err(e))?;
-                generator.set_max_num_chars(SNIPPET_CHARS);
-                out.push((part, generator));
+    ) -> Result<Snippets, IndexError> {
+        let make = |field: Field| -> Result<Option<SnippetGenerator>, IndexError> {
+            let mut has_terms = false;
+            query.query_terms(&mut |term, _| has_terms |= term.field() == field);
+            if !has_terms {
+                return Ok(None);
             }
-        }
-        Ok(out)
+            let mut generator =
+                SnippetGenerator::create(searcher, query, field).map_err(|e| self.read_err(e))?;
+            generator.set_max_num_chars(SNIPPET_CHARS);
+            Ok(Some(generator))
+        };
+        let (sfr, sen) = self.fields.text_pair(TextPart::Summary);
+        let (tfr, ten) = self.fields.text_pair(TextPart::Text);
+        Ok(Snippets {
+            summary: [make(sfr)?, make(sen)?],
+            text: [make(tfr)?, make(ten)?],
+        })
     }
 }
 
-/// The snippet with the most highlighted words among summary and text (both
-/// analyses); the summary's start when nothing matched there (title-only
-/// matches, empty queries).
-fn best_snippet(generators: &[(TextPart, SnippetGenerator)], call: &Call) -> Snippet {
-    let mut best: Option<Snippet> = None;
-    for (part, generator) in generators {
-        let text = match part {
-            TextPart::Summary => &call.summary,
-            _ => &call.text,
-        };
-        if text.trim().is_empty() {
-            continue;
-        }
-        let s = generator.snippet(text);
-        if s.highlighted().is_empty() {
-            continue;
-        }
-        let candidate = Snippet {
-            text: s.fragment().to_owned(),
-            highlights: s.highlighted().to_vec(),
-        };
-        if best
-            .as_ref()
-            .is_none_or(|b| candidate.highlights.len() > b.highlights.len())
-        {
-            best = Some(candidate);
+/// Generators per part, indexed `[french, english]`.
+#[derive(Default)]
+struct Snippets {
+    summary: [Option<SnippetGenerator>; 2],
+    text: [Option<SnippetGenerator>; 2],
+}
+
+fn highlighted(generator: Option<&SnippetGenerator>, text: &str) -> Option<Snippet> {
+    let generator = generator?;
+    if text.trim().is_empty() {
+        return None;
+    }
+    let s = generator.snippet(text);
+    if s.highlighted().is_empty() {
+        return None;
+    }
+    Some(Snippet {
+        text: s.fragment().to_owned(),
+        highlights: s.highlighted().to_vec(),
+    })
+}
+
+/// The excerpt of a hit: the summary's best-highlighted fragment; else the
+/// text's, analysed in the call's language first (the other only when that
+/// finds nothing: snippets re-analyse the text, the costliest part of a
+/// search); else the summary's start (title-only matches, empty queries).
+fn best_snippet(snippets: &Snippets, call: &Call) -> Snippet {
+    let summary = snippets
+        .summary
+        .iter()
+        .filter_map(|g| highlighted(g.as_ref(), &call.summary))
+        .max_by_key(|s| s.highlights.len());
+    if let Some(s) = summary {
+        return s;
+    }
+    let order = match call.language {
+        Language::Fr => [0, 1],
+        Language::En => [1, 0],
+    };
+    for i in order {
+        if let Some(s) = highlighted(snippets.text[i].as_ref(), &call.text) {
+            return s;
         }
     }
-    best.unwrap_or_else(|| {
-        Snippet::plain(if call.summary.trim().is_empty() {
-            &call.text
-        } else {
-            &call.summary
-        })
+    Snippet::plain(if call.summary.trim().is_empty() {
+        &call.text
+    } else {
+        &call.summary
     })
 }
 

@@ -10,3 +10,4 @@ mod identity;
 mod readme;
 mod support;
 mod store;
+mod index;
