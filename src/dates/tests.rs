@@ -421,3 +421,247 @@ fn the_table_covers_every_line_of_the_real_tsv() {
     assert_eq!(n, REAL.len(), "table rows and tsv lines differ in number");
 }
 
+
+const P: &str = "Europe/Paris";
+
+/// Own cases, one rule each: (phrase, zone, now, expected).
+#[allow(clippy::type_complexity)]
+const RULES: &[(&str, &str, &str, &[Exp])] = &[
+    // --- DST, Paris: last Sunday of October 2025 is the 26th.
+    ("Date limite : 24 octobre 2025 à 17h00 (heure de Paris)", P, "2025-06-01",
+        &[("deadline", "datetime", "2025-10-24T15:00:00Z", P, "")]),
+    ("Date limite : 3 novembre 2025 à 17h00 (heure de Paris)", P, "2025-06-01",
+        &[("deadline", "datetime", "2025-11-03T16:00:00Z", P, "")]),
+    ("Deadline: 25 October 2025 at 12:00", P, "2025-06-01",
+        &[("deadline", "datetime", "2025-10-25T10:00:00Z", P, "")]),
+    ("Deadline: 27 October 2025 at 12:00", P, "2025-06-01",
+        &[("deadline", "datetime", "2025-10-27T11:00:00Z", P, "")]),
+    // Ambiguous 02:30 on 26 October: the earlier instant (CEST).
+    ("Deadline: 26 October 2025 at 02:30", P, "2025-06-01",
+        &[("deadline", "datetime", "2025-10-26T00:30:00Z", P, "")]),
+    // Paris, last Sunday of March 2025 is the 30th.
+    ("Deadline: 29 March 2025 at 12:00", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-03-29T11:00:00Z", P, "")]),
+    ("Deadline: 30 March 2025 at 12:00", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-03-30T10:00:00Z", P, "")]),
+    // 02:30 does not exist on 30 March: read with the new offset.
+    ("Deadline: 30 March 2025 at 02:30", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-03-30T00:30:00Z", P, "")]),
+    // --- DST, London (same Sundays in 2025).
+    ("UKRI must receive your application by 10 January 2024 4.00pm UK time.", P, "2023-11-01",
+        &[("deadline", "datetime", "2024-01-10T16:00:00Z", "Europe/London", "")]),
+    ("UKRI must receive your application by 28 March 2025 4.00pm UK time.", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-03-28T16:00:00Z", "Europe/London", "")]),
+    ("UKRI must receive your application by 31 March 2025 4.00pm UK time.", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-03-31T15:00:00Z", "Europe/London", "")]),
+    ("UKRI must receive your application by 27 October 2025 4pm UK time.", P, "2025-06-01",
+        &[("deadline", "datetime", "2025-10-27T16:00:00Z", "Europe/London", "")]),
+    // --- Times (12 May 2025 is CEST, UTC+2).
+    ("Date limite : 12 mai 2025 à 17h", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-05-12T15:00:00Z", P, "")]),
+    ("Date limite : 12 mai 2025 à 13 heures", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-05-12T11:00:00Z", P, "")]),
+    ("Date limite : 12 mai 2025 à midi", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-05-12T10:00:00Z", P, "")]),
+    ("Date limite : 12 mai 2025 à minuit", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-05-12T21:59:59Z", P, "")]),
+    ("Deadline: 12 May 2025 at 24:00", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-05-12T21:59:59Z", P, "")]),
+    ("Deadline: 12 May 2025, 5 p.m.", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-05-12T15:00:00Z", P, "")]),
+    ("Deadline: 12 May 2025 at 12:00 noon", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-05-12T10:00:00Z", P, "")]),
+    ("Deadline: 12 May 2025 at noon", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-05-12T10:00:00Z", P, "")]),
+    ("Deadline: 12 May 2025 at 12:00 h", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-05-12T10:00:00Z", P, "")]),
+    // --- Zones.
+    ("Deadline: 12 May 2025 at 23:59 (Europe/Brussels)", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-05-12T21:59:00Z", "Europe/Brussels", "")]),
+    ("12 Apr 2026 - 23:59 (Europe/Brussels)", P, "2026-01-01",
+        &[("deadline", "datetime", "2026-04-12T21:59:00Z", "Europe/Brussels", "")]),
+    ("Deadline: 12 May 2025 17:00 GMT+1", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-05-12T16:00:00Z", "Etc/GMT-1", "")]),
+    ("Deadline: 12 May 2025 17:00 UTC+2", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-05-12T15:00:00Z", "Etc/GMT-2", "")]),
+    ("Deadline: 12 May 2025 17:00 UTC-5", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-05-12T22:00:00Z", "Etc/GMT+5", "")]),
+    ("Deadline: 12 May 2025 17:00 UTC", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-05-12T17:00:00Z", "UTC", "")]),
+    ("Deadline: 12 May 2025, 17:00 JST", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-05-12T08:00:00Z", "Asia/Tokyo", "")]),
+    ("Deadline: 12 May 2025 at 17:00 Brussels local time", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-05-12T15:00:00Z", "Europe/Brussels", "")]),
+    ("Deadline: 12 May 2025 at 17:00 (your local time)", "Asia/Tokyo", "2025-01-01",
+        &[("deadline", "datetime", "2025-05-12T08:00:00Z", "Asia/Tokyo", "")]),
+    ("Deadline: 12 May 2025 at 17:00", "America/New_York", "2025-01-01",
+        &[("deadline", "datetime", "2025-05-12T21:00:00Z", "America/New_York", "")]),
+    // CEST written in winter: the earlier reading (literal +02:00).
+    ("Deadline: 12 January 2025 at 17:00 CEST", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-01-12T15:00:00Z", "Europe/Brussels", "")]),
+    ("Deadline: 12 January 2025 at 17:00 CET", P, "2025-01-01",
+        &[("deadline", "datetime", "2025-01-12T16:00:00Z", "Europe/Brussels", "")]),
+    ("2026-04-12T21:59:00+00:00", P, "2026-01-01",
+        &[("deadline", "datetime", "2026-04-12T21:59:00Z", "UTC", "")]),
+    ("Deadline: 2026-04-12T17:00:00+02:00", P, "2026-01-01",
+        &[("deadline", "datetime", "2026-04-12T15:00:00Z", "Etc/GMT-2", "")]),
+    // --- Day and month forms, any case.
+    ("Le 1er avril 2025", P, "2025-01-01",
+        &[("deadline", "date", "2025-04-01", P, "")]),
+    ("Deadline: March 16 th, 2025", P, "2025-01-01",
+        &[("deadline", "date", "2025-03-16", P, "")]),
+    ("Deadline: 23rd May 2025", P, "2025-01-01",
+        &[("deadline", "date", "2025-05-23", P, "")]),
+    ("Deadline: 20th of February 2025", P, "2025-01-01",
+        &[("deadline", "date", "2025-02-20", P, "")]),
+    ("Clôture : 3 févr. 2026", P, "2025-10-01",
+        &[("deadline", "date", "2026-02-03", P, "")]),
+    ("Deadline: 5 Sept 2025", P, "2025-01-01",
+        &[("deadline", "date", "2025-09-05", P, "")]),
+    ("Deadline: Apr 3, 2026", P, "2025-10-01",
+        &[("deadline", "date", "2026-04-03", P, "")]),
+    ("DATE LIMITE : 7 DÉCEMBRE 2025", P, "2025-10-01",
+        &[("deadline", "date", "2025-12-07", P, "")]),
+    ("deadline: 5 SEPTEMBER 2025", P, "2025-01-01",
+        &[("deadline", "date", "2025-09-05", P, "")]),
+    ("Thursday, 5 June 2025", P, "2025-01-01",
+        &[("deadline", "date", "2025-06-05", P, "")]),
+    ("Deadline: 18-09-2024", P, "2024-06-01",
+        &[("deadline", "date", "2024-09-18", P, "")]),
+    // --- Month precision.
+    ("Clôture mi-février 2026", P, "2025-10-01",
+        &[("deadline", "month", "2026-02", P, "")]),
+    ("Clôture mi-février", P, "2025-11-01",
+        &[("deadline", "month", "2026-02", P, "")]),
+    ("Clôture prévue début avril", P, "2025-11-01",
+        &[("deadline", "month", "2026-04", P, "")]),
+    ("Deadline: end of April 2021", P, "2020-11-01",
+        &[("deadline", "month", "2021-04", P, "")]),
+    ("Deadline: April 2021", P, "2020-11-01",
+        &[("deadline", "month", "2021-04", P, "")]),
+    // --- Missing year: nearest to now within [now-6 months, now+18 months).
+    ("Deadline: 10 January", P, "2025-11-15",
+        &[("deadline", "date", "2026-01-10", P, "")]),
+    ("Deadline: 10 December", P, "2025-11-15",
+        &[("deadline", "date", "2025-12-10", P, "")]),
+    ("Deadline: 1 June", P, "2025-11-15",
+        &[("deadline", "date", "2025-06-01", P, "")]),
+    ("Deadline: 1 July", P, "2025-11-15",
+        &[("deadline", "date", "2025-07-01", P, "")]),
+    ("Deadline: 1 April", P, "2025-11-15",
+        &[("deadline", "date", "2026-04-01", P, "")]),
+    // --- Ranges.
+    ("du 1er au 15 mars 2026", P, "2025-11-01",
+        &[("opening", "date", "2026-03-01", P, ""), ("deadline", "date", "2026-03-15", P, "")]),
+    ("Applications open from 3 March to 28 April 2026", P, "2025-11-01",
+        &[("opening", "date", "2026-03-03", P, ""), ("deadline", "date", "2026-04-28", P, "")]),
+    ("Candidatures du 1er décembre 2025 au 15 janvier 2026", P, "2025-11-01",
+        &[("opening", "date", "2025-12-01", P, ""), ("deadline", "date", "2026-01-15", P, "")]),
+    ("Call window: 25 November - 15 January 2026", P, "2025-11-01",
+        &[("opening", "date", "2025-11-25", P, ""), ("deadline", "date", "2026-01-15", P, "")]),
+    ("Dépôt des dossiers jusqu'au 30 juin 2025", P, "2025-01-01",
+        &[("deadline", "date", "2025-06-30", P, "")]),
+    // --- Several cut-offs.
+    ("Cut-off dates: 2 February 2026, 26 April 2026 and 4 October 2026", P, "2025-11-01",
+        &[("deadline", "date", "2026-02-02", P, ""), ("deadline", "date", "2026-04-26", P, ""),
+          ("deadline", "date", "2026-10-04", P, "")]),
+    ("Cut-off dates: 2 February, 26 April and 4 October 2026", P, "2025-11-01",
+        &[("deadline", "date", "2026-02-02", P, ""), ("deadline", "date", "2026-04-26", P, ""),
+          ("deadline", "date", "2026-10-04", P, "")]),
+    ("Dates limites : 15 mars et 15 septembre 2026", P, "2025-11-01",
+        &[("deadline", "date", "2026-03-15", P, ""), ("deadline", "date", "2026-09-15", P, "")]),
+    // --- Roles: publication, opening and events are never deadlines.
+    ("Published on 3 March 2025. Deadline: 5 May 2025.", P, "2025-03-10",
+        &[("publication", "date", "2025-03-03", P, ""), ("deadline", "date", "2025-05-05", P, "")]),
+    ("Posted: 2 May 2025", P, "2025-03-10",
+        &[("publication", "date", "2025-05-02", P, "")]),
+    ("Date de publication : 2 mai 2025", P, "2025-03-10",
+        &[("publication", "date", "2025-05-02", P, "")]),
+    ("Info day: 12 March 2025", P, "2025-03-01",
+        &[("other", "date", "2025-03-12", P, "")]),
+    ("Webinaire le 12 mars 2025 à 14h00", P, "2025-03-01",
+        &[("other", "datetime", "2025-03-12T13:00:00Z", P, "")]),
+    ("Results will be announced on 1 July 2025", P, "2025-03-01",
+        &[("other", "date", "2025-07-01", P, "")]),
+    ("Réunion d'information le 5 avril 2025", P, "2025-03-01",
+        &[("other", "date", "2025-04-05", P, "")]),
+    ("Webinar: 3 March 2026 – 4 March 2026", P, "2026-01-01",
+        &[("other", "date", "2026-03-03", P, ""), ("other", "date", "2026-03-04", P, "")]),
+    ("Call opens on 3 March 2025 and closes on 5 May 2025", P, "2025-01-01",
+        &[("opening", "date", "2025-03-03", P, ""), ("deadline", "date", "2025-05-05", P, "")]),
+    ("Ouverture de l'appel : 3 mars 2025\nDate limite : 5 mai 2025", P, "2025-01-01",
+        &[("opening", "date", "2025-03-03", P, ""), ("deadline", "date", "2025-05-05", P, "")]),
+    ("Deadline\nUKRI must receive your application by 10 January 2024 4.00pm UK time.\nWebinar for potential applicants: 5 December 2023 2:00pm UK time", P, "2023-11-01",
+        &[("deadline", "datetime", "2024-01-10T16:00:00Z", "Europe/London", ""),
+          ("other", "datetime", "2023-12-05T14:00:00Z", "Europe/London", "")]),
+    // --- Labels.
+    ("Pre-proposal deadline : 2016-10-27 at 13:00 CEST", P, "2016-09-01",
+        &[("deadline", "datetime", "2016-10-27T11:00:00Z", "Europe/Brussels", "pre-proposal")]),
+    ("Stage 2 deadline: 17 September 2025", P, "2025-01-01",
+        &[("deadline", "date", "2025-09-17", P, "stage 2")]),
+    // --- Traps.
+    ("General call 2023 – Round 2 deadlines for KA1 and KA2\nRound 2 deadlines are open for the following KA1 types of projects until 4 October 2021 (12h CET):", P, "2021-07-01",
+        &[("deadline", "datetime", "2021-10-04T10:00:00Z", "Europe/Brussels", "")]),
+    ("Full Proposal Deadline(s) (due by 5 p.m. submitter's local time): July 18, Annually Thereafter", "America/New_York", "2026-03-01",
+        &[("deadline", "datetime", "2026-07-18T21:00:00Z", "America/New_York", "full proposal")]),
+    ("Up to 3 may be funded in 2025.", P, "2025-01-01", &[]),
+    ("Budget: 12.50 EUR per day, deadline 5 May 2025", P, "2025-01-01",
+        &[("deadline", "date", "2025-05-05", P, "")]),
+    ("Le mois d'avril est chargé.", P, "2025-01-01", &[]),
+    ("Envoi le 15 mai 2015, cachet de la poste faisant foi.", P, "2015-01-01",
+        &[("deadline", "date", "2015-05-15", P, "")]),
+    // --- Markup: the datetime attribute wins; other lines are read as text.
+    ("<dl><dt>Application Deadline</dt><dd><time datetime=\"2026-04-12T21:59:00+00:00\">12 Apr 2026 - 23:59 (Europe/Brussels)</time></dd><dt>Posted on</dt><dd>2 March 2026</dd></dl>", P, "2026-03-05",
+        &[("deadline", "datetime", "2026-04-12T21:59:00Z", "Europe/Brussels", ""),
+          ("publication", "date", "2026-03-02", P, "")]),
+    ("<p>Deadline:&nbsp;5&nbsp;May&nbsp;2025</p>", P, "2025-01-01",
+        &[("deadline", "date", "2025-05-05", P, "")]),
+];
+
+#[test]
+fn every_rule_case_gives_the_expected_dates() {
+    for (phrase, zone, now, expected) in RULES {
+        check(phrase, &ctx(Language::En, zone, now), expected);
+    }
+}
+
+#[test]
+fn text_keeps_the_original_words() {
+    let c = ctx(FR, P, "2016-07-01");
+    let f = extract("Le jeudi 27 octobre 2016 à 13h00 (heure de Paris)", &c);
+    assert_eq!(f[0].point.text, "jeudi 27 octobre 2016 à 13h00 (heure de Paris)");
+    let f = extract("La clôture est prévue fin mars 2022.", &c);
+    assert_eq!(f[0].point.text, "fin mars 2022");
+    let f = extract(
+        "<time datetime=\"2026-04-12T21:59:00+00:00\">12 Apr 2026 - 23:59 (Europe/Brussels)</time>",
+        &c,
+    );
+    assert_eq!(f[0].point.text, "12 Apr 2026 - 23:59 (Europe/Brussels)");
+}
+
+#[test]
+fn empty_and_dateless_text_give_nothing() {
+    let c = ctx(EN, P, "2025-01-01");
+    for t in ["", "   ", "<p></p>", "a < b and c > d", "12345678", "Horizon 2020", "KA201"] {
+        assert!(extract(t, &c).is_empty(), "{t:?}");
+    }
+}
+
+#[test]
+fn throughput_is_linear_on_large_text() {
+    // ~2 MB of realistic prose with a date every few hundred bytes. The
+    // bound is loose (unoptimised test build): it catches quadratic scans.
+    let chunk = "Le programme soutient la mobilité des chercheurs entre la France et ses partenaires. \
+        Les dossiers sont évalués par un comité mixte. Date limite de dépôt : 14 juin 2021 à 17h00 (heure de Paris). \
+        The call supports joint research projects; eligible costs include travel and subsistence. \
+        Webinar: 3 March 2026. Budget 12.50 EUR. Application period: October 15, 2014 – January 18, 2015.\n";
+    let text = chunk.repeat(2_000_000 / chunk.len());
+    let c = ctx(FR, P, "2025-01-01");
+    let t0 = std::time::Instant::now();
+    let found = extract(&text, &c);
+    let secs = t0.elapsed().as_secs_f64();
+    assert_eq!(found.len(), 4 * (text.len() / chunk.len()));
+    let mb_s = text.len() as f64 / 1e6 / secs;
+    eprintln!("throughput: {mb_s:.1} MB/s ({} bytes, {secs:.3} s)", text.len());
+    assert!(mb_s > 1.0, "too slow: {mb_s:.2} MB/s");
+}
