@@ -1253,6 +1253,15 @@ impl Scan<'_> {
             }
             return Some((ZoneSpec::Fixed(off), close(p)));
         }
+        // US "ET"/"PT": the region's local time, DST included.
+        if matches!(w, "et" | "pt") && matches!(self.raw(k), "ET" | "PT") {
+            let tz = if w == "et" {
+                chrono_tz::America::New_York
+            } else {
+                chrono_tz::America::Los_Angeles
+            };
+            return Some((ZoneSpec::Tz(tz), close(k + 1)));
+        }
         if let Some((tz, off)) = abbreviation_zone(w) {
             // Upper case only: `est` is French for "is".
             if self.raw(k).chars().all(|c| c.is_ascii_uppercase()) {
@@ -1397,7 +1406,10 @@ fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
         if t.kind == Kind::Num {
             // Day-only range start: `du 1er au 15 mars`, `1-15 March 2024`.
             let k = sc.skip_ordinal(i + 1);
-            if t.digits() <= 2
+            // Not the tail of `1.1` or `3,5`.
+            let glued = sc.adjacent(i) && sc.is_punct(i.wrapping_sub(1), &['.', ',']);
+            if !glued
+                && t.digits() <= 2
                 && (1..=31).contains(&t.num)
                 && let Some((b, k2)) = sc.range_tail(k)
                 && b.day.is_some_and(|bd| bd > t.num)
@@ -1444,10 +1456,10 @@ static ROLE_RE: LazyLock<Regex> = LazyLock::new(|| {
         // on accented text.
         r"(?i)(?:^|[^\p{L}\p{N}_])(?:",
         // publication (first: "publication ouverte" is a publication period)
-        r"(?P<pub>publication ouverte|date de publication|publish(?:ed)? date|published|publication|publiée?s?|posted|postée?|mise? en ligne|updated|mise à jour|last update)",
-        r"|(?P<oth>webinars?|webinaires?|info ?days?|information days?|information sessions?|journées? d['’ ]information|séances? d['’ ]information|réunions?|meetings?|events?|événements?|évènements?|results?|résultats?|notifications?|project start|start of (?:the )?projects?|début (?:du|des) projets?|selection|sélection|conferences?|conférences?|workshops?|ateliers?|interviews?|entretiens?|announcements?|annonces?|awards?|jury|decisions?|décisions?|commissions?)",
+        r"(?P<pub>publication ouverte|date de publication|publish(?:ed)? date|published|publication|publiée?s?|posted|postée?|mise? en ligne|updated|mise à jour|last update|actualisée?s?|version)",
+        r"|(?P<oth>invitations? à déposer|invitations? à soumettre|invited to submit|webinars?|webinaires?|info ?days?|information days?|information sessions?|journées? d['’ ]information|séances? d['’ ]information|réunions?|meetings?|events?|événements?|évènements?|results?|résultats?|notifications?|project start|start of (?:the )?projects?|début (?:du|des) projets?|selection|sélection|conferences?|conférences?|workshops?|ateliers?|interviews?|entretiens?|announcements?|annonces?|awards?|jury|decisions?|décisions?|commissions?)",
         r"|(?P<open>ouverture|ouverte?s?|ouvre|opens|opening|opened|open|starts?|launch(?:ed)?|lancement|lancée?s?|à partir du)",
-        r"|(?P<dead>dates? limites?|limite de dépôt|limites?|clôture|cloture|clôt|au plus tard|avant le|deadlines?|closing|closes|closed|close|must receive|submissions?|submit(?:ted)?|soumission|soumettre|due|cut-?offs?|until|till|jusqu|dépôts?|depots?|déposer|deposer|envoi|réception|échéance|expires?|apply by|fermeture)",
+        r"|(?P<dead>dates? limites?|limite de dépôt|limites?|clôture|cloture|clôt|au plus tard|avant le|deadlines?|closing|closes|closed|close|must receive|submissions?|submit(?:ted)?|soumission|soumettre|due|cut-?offs?|until|till|jusqu|dépôts?|depots?|déposer|deposer|déposée?s?|envoi|réception|échéance|expires?|apply by|fermeture)",
         r")(?-u:\b)"
     ))
     .expect("invariant: the role keyword regex is a valid literal")
@@ -1591,37 +1603,49 @@ fn back_window(text: &str, start: usize, floor: usize) -> &str {
     let region = &text[lo..start];
     let line_start = region.rfind('\n').map_or(0, |p| p + 1);
     let mut w = &region[line_start..];
-    if !has_letters(w) {
+    // Nothing but an article or punctuation before the date on its line
+    // (`Le jeudi 28 octobre…` under a header line): read the header too.
+    if !has_letters(w) || w.trim().len() <= 3 {
         let before = region[..line_start].trim_end();
         let prev_start = before.rfind('\n').map_or(0, |p| p + 1);
-        w = &before[prev_start..];
+        w = &region[prev_start..];
     }
     after_last_sentence_end(w)
 }
 
-/// The clause after a group: the rest of its line; when that is empty, the
-/// next non-empty line. Never after `ceil` (the next group's start).
-fn fwd_window(text: &str, end: usize, ceil: usize) -> &str {
+/// The clause after a group: the rest of its line, and, when that is empty,
+/// the next non-empty line (a table cell label under the date) unless that
+/// line is cut short by the next date or the window. Never after `ceil`
+/// (the next group's start).
+fn fwd_window(text: &str, end: usize, ceil: usize) -> (&str, &str) {
     let hi = ceil_char(text, (end + WINDOW).min(text.len())).min(ceil);
     let region = &text[end.min(hi)..hi];
     let line_end = region.find('\n').unwrap_or(region.len());
-    let mut w = &region[..line_end];
-    if !has_letters(w) {
-        let after = region[line_end..].trim_start();
-        w = &after[..after.find('\n').unwrap_or(after.len())];
+    let same = &region[..line_end];
+    if has_letters(same) {
+        return (before_first_sentence_end(same), "");
     }
-    before_first_sentence_end(w)
+    let after = region[line_end..].trim_start();
+    let next = match after.find('\n') {
+        Some(e) => &after[..e],
+        None if hi == text.len() => after,
+        None => "",
+    };
+    ("", before_first_sentence_end(next))
 }
 
 /// The role and stage label for a group: nearest keyword before it in its
-/// clause, else first keyword after it.
-fn role_of(back: &str, fwd: &str) -> (Option<Class>, Option<String>) {
+/// clause, else first keyword after it (on its line, or on the next line
+/// for the role only: a label on the next line more often heads the next
+/// entry, as in ANR's `Opening : …` / `Pre-proposal deadline : …` lines).
+fn role_of(back: &str, (same, next): (&str, &str)) -> (Option<Class>, Option<String>) {
     let class = last_captures(&ROLE_RE, back)
         .and_then(|c| class_of(&c))
-        .or_else(|| ROLE_RE.captures(fwd).and_then(|c| class_of(&c)));
+        .or_else(|| ROLE_RE.captures(same).and_then(|c| class_of(&c)))
+        .or_else(|| ROLE_RE.captures(next).and_then(|c| class_of(&c)));
     let label = last_captures(&LABEL_RE, back)
         .and_then(|c| label_of(&c))
-        .or_else(|| LABEL_RE.captures(fwd).and_then(|c| label_of(&c)));
+        .or_else(|| LABEL_RE.captures(same).and_then(|c| label_of(&c)));
     (class, label)
 }
 

@@ -1401,6 +1401,82 @@ const RULES: &[(&str, &str, &str, &[Exp])] = &[
         "2015-01-01",
         &[("deadline", "date", "2015-05-15", P, "")],
     ),
+    // --- Layout: labels and keywords on neighbouring lines.
+    (
+        "Opening : 2016-09-05 at 16:16 CEST\nPre-proposal deadline : 2016-10-27 at 13:00 CEST",
+        P,
+        "2016-09-01",
+        &[
+            (
+                "opening",
+                "datetime",
+                "2016-09-05T14:16:00Z",
+                "Europe/Brussels",
+                "",
+            ),
+            (
+                "deadline",
+                "datetime",
+                "2016-10-27T11:00:00Z",
+                "Europe/Brussels",
+                "pre-proposal",
+            ),
+        ],
+    ),
+    (
+        "ÉTAPE 1\nCLOTURE DU DÉPÔT DES PRÉ-PROPOSITIONS\nLe jeudi 28 octobre 2021 à 17h00 (heure de Paris)",
+        P,
+        "2021-07-20",
+        &[(
+            "deadline",
+            "datetime",
+            "2021-10-28T15:00:00Z",
+            P,
+            "pre-proposal",
+        )],
+    ),
+    (
+        "3 March 2025\nWebinar: 5 March 2025",
+        P,
+        "2025-01-01",
+        &[
+            ("deadline", "date", "2025-03-03", P, ""),
+            ("other", "date", "2025-03-05", P, ""),
+        ],
+    ),
+    (
+        "DATE DE PUBLICATION 20 JUILLET 2021 – Version 1.0 Version actualisée 1.1 au 25 septembre 2021",
+        P,
+        "2021-07-20",
+        &[
+            ("publication", "date", "2021-07-20", P, ""),
+            ("publication", "date", "2021-09-25", P, ""),
+        ],
+    ),
+    (
+        "Les date et heure limites de dépôt seront précisées lors de l’invitation à déposer une proposition détaillée (mi-février 2022).",
+        P,
+        "2021-07-20",
+        &[("other", "month", "2022-02", P, "full proposal")],
+    ),
+    (
+        "Les dossiers doivent être déposés le 5 mai 2025 au plus tard.",
+        P,
+        "2025-01-01",
+        &[("deadline", "date", "2025-05-05", P, "")],
+    ),
+    (
+        "Deadline: March 3, 2025 at 5:00 PM ET",
+        P,
+        "2025-01-01",
+        &[(
+            "deadline",
+            "datetime",
+            "2025-03-03T22:00:00Z",
+            "America/New_York",
+            "",
+        )],
+    ),
     // --- Markup: the datetime attribute wins; other lines are read as text.
     (
         "<dl><dt>Application Deadline</dt><dd><time datetime=\"2026-04-12T21:59:00+00:00\">12 Apr 2026 - 23:59 (Europe/Brussels)</time></dd><dt>Posted on</dt><dd>2 March 2026</dd></dl>",
@@ -1485,4 +1561,94 @@ fn throughput_is_linear_on_large_text() {
         text.len()
     );
     assert!(mb_s > 1.0, "too slow: {mb_s:.2} MB/s");
+}
+
+#[test]
+fn real_page_texts_give_the_expected_dates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/real/page_text");
+    if !dir.exists() {
+        eprintln!("SKIPPED: {} absent", dir.display());
+        return;
+    }
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    #[allow(clippy::type_complexity)]
+    let cases: &[(&str, &str, &str, &[Exp])] = &[
+        (
+            "anr_aapg_2022_call_text_header_fr.txt",
+            P,
+            "2021-07-20",
+            &[
+                ("publication", "date", "2021-07-20", P, ""),
+                ("publication", "date", "2021-09-25", P, ""),
+                (
+                    "deadline",
+                    "datetime",
+                    "2021-10-28T15:00:00Z",
+                    P,
+                    "pre-proposal",
+                ),
+                ("deadline", "month", "2022-03", P, "full proposal"),
+                ("other", "month", "2022-02", P, "full proposal"),
+            ],
+        ),
+        (
+            "anr_call_details_en_generic_call_2017.txt",
+            P,
+            "2016-09-10",
+            &[
+                (
+                    "opening",
+                    "datetime",
+                    "2016-09-05T14:16:00Z",
+                    "Europe/Brussels",
+                    "",
+                ),
+                (
+                    "deadline",
+                    "datetime",
+                    "2016-10-27T11:00:00Z",
+                    "Europe/Brussels",
+                    "pre-proposal",
+                ),
+                (
+                    "deadline",
+                    "datetime",
+                    "2017-04-04T11:00:00Z",
+                    "Europe/Brussels",
+                    "",
+                ),
+            ],
+        ),
+        ("campusfrance_phc_candidater_page.txt", P, "2024-01-01", &[]),
+        (
+            "campusfrance_phc_utique_call_page.txt",
+            P,
+            "2023-01-01",
+            &[("deadline", "date", "2023-04-18", P, "")],
+        ),
+        (
+            "ukri_opportunity_ukerc_deadline_section.txt",
+            "Europe/London",
+            "2023-11-01",
+            &[(
+                "deadline",
+                "datetime",
+                "2024-01-10T16:00:00Z",
+                "Europe/London",
+                "",
+            )],
+        ),
+        (
+            "region_aura_aide_enseignement_superieur_page.txt",
+            P,
+            "2025-11-01",
+            &[
+                ("deadline", "date", "2026-01-31", P, ""),
+                ("other", "date", "2024-10-11", P, ""),
+            ],
+        ),
+    ];
+    for (name, zone, now, expected) in cases {
+        check(&read(name), &ctx(Language::Fr, zone, now), expected);
+    }
 }
