@@ -765,13 +765,14 @@ impl Scan<'_> {
         let y = self
             .num(i)
             .filter(|t| t.digits() == 4 && valid_year(t.num))?;
-        if !(self.is_punct(i + 1, &['-']) && self.adjacent(i + 1)) {
-            return None;
-        }
+        let sep = match self.tok(i + 1)?.kind {
+            Kind::Punct(c @ ('-' | '/')) if self.adjacent(i + 1) => c,
+            _ => return None,
+        };
         let m = self
             .num(i + 2)
             .filter(|t| t.digits() <= 2 && (1..=12).contains(&t.num))?;
-        if !(self.is_punct(i + 3, &['-']) && self.adjacent(i + 3) && self.adjacent(i + 2)) {
+        if !(self.is_punct(i + 3, &[sep]) && self.adjacent(i + 3) && self.adjacent(i + 2)) {
             return None;
         }
         let d = self
@@ -857,9 +858,17 @@ impl Scan<'_> {
         if !(self.is_punct(i + 3, &[sep]) && self.adjacent(i + 3)) {
             return None;
         }
-        let y = self
-            .num(i + 4)
-            .filter(|t| t.digits() == 4 && valid_year(t.num) && self.adjacent(i + 4))?;
+        // Two-digit years only with slashes (`15/03/25`): dotted triples are
+        // too often version numbers (`1.2.25`).
+        let y = self.num(i + 4).filter(|t| {
+            self.adjacent(i + 4)
+                && ((t.digits() == 4 && valid_year(t.num)) || (t.digits() == 2 && sep == '/'))
+        })?;
+        let year = if y.digits() == 2 {
+            2000 + y.num as i32
+        } else {
+            y.num as i32
+        };
         // Glued to more digits (`1.2.2024.5`, `12/03/2024/1`): not a date.
         if self.adjacent(i + 5) && self.adjacent(i + 6) && self.num(i + 6).is_some() {
             return None;
@@ -871,9 +880,9 @@ impl Scan<'_> {
         } else {
             return None;
         };
-        NaiveDate::from_ymd_opt(y.num as i32, month, day)?;
+        NaiveDate::from_ymd_opt(year, month, day)?;
         Some((
-            Point::new(a.start, y.end, Some(y.num as i32), month, Some(day)),
+            Point::new(a.start, y.end, Some(year), month, Some(day)),
             i + 5,
         ))
     }
@@ -1451,16 +1460,16 @@ fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
 
 static ROLE_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        // A consumed non-letter (or the start) before, an ASCII boundary
-        // after: Unicode `\b` would push the regex off its fast DFA path
-        // on accented text.
+        // A consumed non-letter (or the start/end) on each side instead of
+        // `\b`: Unicode `\b` pushes the regex off its fast DFA path on
+        // accented text, and ASCII `\b` fails after `publié`.
         r"(?i)(?:^|[^\p{L}\p{N}_])(?:",
         // publication (first: "publication ouverte" is a publication period)
         r"(?P<pub>publication ouverte|date de publication|publish(?:ed)? date|published|publication|publiée?s?|posted|postée?|mise? en ligne|updated|mise à jour|last update|actualisée?s?|version)",
         r"|(?P<oth>invitations? à déposer|invitations? à soumettre|invited to submit|webinars?|webinaires?|info ?days?|information days?|information sessions?|journées? d['’ ]information|séances? d['’ ]information|réunions?|meetings?|events?|événements?|évènements?|results?|résultats?|notifications?|project start|start of (?:the )?projects?|début (?:du|des) projets?|selection|sélection|conferences?|conférences?|workshops?|ateliers?|interviews?|entretiens?|announcements?|annonces?|awards?|jury|decisions?|décisions?|commissions?)",
         r"|(?P<open>ouverture|ouverte?s?|ouvre|opens|opening|opened|open|starts?|launch(?:ed)?|lancement|lancée?s?|à partir du)",
         r"|(?P<dead>dates? limites?|limite de dépôt|limites?|clôture|cloture|clôt|au plus tard|avant le|deadlines?|closing|closes|closed|close|must receive|submissions?|submit(?:ted)?|soumission|soumettre|due|cut-?offs?|until|till|jusqu|dépôts?|depots?|déposer|deposer|déposée?s?|envoi|réception|échéance|expires?|apply by|fermeture)",
-        r")(?-u:\b)"
+        r")(?:[^\p{L}\p{N}_]|$)"
     ))
     .expect("invariant: the role keyword regex is a valid literal")
 });
@@ -1473,7 +1482,7 @@ static LABEL_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"|(?P<loi>letters? of intent|lettres? d['’ ]intention|LOI)",
         r"|(?P<step>step|étape|stage|phase)\s*(?P<stepn>1|2|3|I{1,3}|one|two)",
         r"|(?P<ord>first|second|1st|2nd)[- ]stage",
-        r")(?-u:\b)"
+        r")(?:[^\p{L}\p{N}_]|$)"
     ))
     .expect("invariant: the label regex is a valid literal")
 });

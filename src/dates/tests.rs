@@ -1477,6 +1477,75 @@ const RULES: &[(&str, &str, &str, &[Exp])] = &[
             "",
         )],
     ),
+    // --- More shapes seen on call pages.
+    (
+        "Appel publié le 3 mars 2025, clôture le 5 mai 2025 à 12h.",
+        P,
+        "2025-01-01",
+        &[
+            ("publication", "date", "2025-03-03", P, ""),
+            ("deadline", "datetime", "2025-05-05T10:00:00Z", P, ""),
+        ],
+    ),
+    (
+        "Open: 01/02/2025 - Close: 30/04/2025",
+        P,
+        "2025-01-01",
+        &[
+            ("opening", "date", "2025-02-01", P, ""),
+            ("deadline", "date", "2025-04-30", P, ""),
+        ],
+    ),
+    (
+        "Deadline: 2025/03/15",
+        P,
+        "2025-01-01",
+        &[("deadline", "date", "2025-03-15", P, "")],
+    ),
+    (
+        "Deadline 15/03/25",
+        P,
+        "2025-01-01",
+        &[("deadline", "date", "2025-03-15", P, "")],
+    ),
+    ("Version 1.2.25 published", P, "2025-01-01", &[]),
+    // A time stated before the date, on the same line.
+    (
+        "Closing date: 12 noon on 5 March 2025",
+        P,
+        "2025-01-01",
+        &[("deadline", "datetime", "2025-03-05T11:00:00Z", P, "")],
+    ),
+    (
+        "Submission deadline: 17:00 (Brussels time) on 5 March 2025",
+        P,
+        "2025-01-01",
+        &[(
+            "deadline",
+            "datetime",
+            "2025-03-05T16:00:00Z",
+            "Europe/Brussels",
+            "",
+        )],
+    ),
+    (
+        "ouverture le 1er septembre, clôture le 15 novembre",
+        P,
+        "2025-06-01",
+        &[
+            ("opening", "date", "2025-09-01", P, ""),
+            ("deadline", "date", "2025-11-15", P, ""),
+        ],
+    ),
+    (
+        "Date limite : 15/03/2025 à 12h (heure de Paris) ; résultats : juin 2025",
+        P,
+        "2025-01-01",
+        &[
+            ("deadline", "datetime", "2025-03-15T11:00:00Z", P, ""),
+            ("other", "month", "2025-06", P, ""),
+        ],
+    ),
     // --- Markup: the datetime attribute wins; other lines are read as text.
     (
         "<dl><dt>Application Deadline</dt><dd><time datetime=\"2026-04-12T21:59:00+00:00\">12 Apr 2026 - 23:59 (Europe/Brussels)</time></dd><dt>Posted on</dt><dd>2 March 2026</dd></dl>",
