@@ -238,6 +238,19 @@ fn strip_markup(text: &str) -> (String, Vec<TimeElement>) {
             }
         }
         rest = &after[q + 1..];
+        // Script and style bodies are not text.
+        if !closing && matches!(name.as_str(), "script" | "style") {
+            let skip = rest
+                .match_indices("</")
+                .map(|(p, _)| p)
+                .find(|&p| {
+                    rest.as_bytes()
+                        .get(p + 2..p + 2 + name.len())
+                        .is_some_and(|b| b.eq_ignore_ascii_case(name.as_bytes()))
+                })
+                .unwrap_or(rest.len());
+            rest = &rest[skip..];
+        }
     }
     push_decoded(&mut out, rest);
     (out, elements)
@@ -989,6 +1002,15 @@ impl Scan<'_> {
         let (month, mut k2) = self.month_word(k, true)?;
         let month_tok = k;
         let mut p = Point::new(self.toks[i].start, 0, None, month, None);
+        // `31 April 2025` was refused as a day: do not fall back to the
+        // month alone.
+        let after_day = i > 0
+            && self.toks[i - 1].kind == Kind::Num
+            && self.toks[i - 1].digits() <= 2
+            && !self.toks[i].nl;
+        if after_day && !qualified {
+            return None;
+        }
         if !qualified {
             // Month D[th][, YYYY]
             if let Some(d) = self
@@ -1679,8 +1701,13 @@ fn role_for(class: Option<Class>, range: RangePos) -> DateRole {
 
 /// Only list punctuation and conjunctions between two dates: one group.
 fn is_list_gap(gap: &str) -> bool {
-    gap.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '&' | '(' | ')'))
-        .all(|w| w.is_empty() || matches!(w.to_lowercase().as_str(), "and" | "et" | "or" | "ou"))
+    // Long gaps are prose, never just separators (and keep this linear).
+    gap.len() <= 40
+        && gap
+            .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '&' | '(' | ')'))
+            .all(|w| {
+                w.is_empty() || matches!(w.to_lowercase().as_str(), "and" | "et" | "or" | "ou")
+            })
 }
 
 // ---------------------------------------------------------------------------
@@ -1829,7 +1856,8 @@ fn extract_clean(text: &str, ctx: &DateContext, elements: &[TimeElement]) -> Vec
                 && p.fixed.is_none()
                 && p.day.is_some()
                 && p.date_in.is_none()
-                && let Some(pd) = pendings.iter().rev().find(|pd| pd.end <= p.start)
+                && let Some(pd) =
+                    pendings[..pendings.partition_point(|pd| pd.end <= p.start)].last()
             {
                 let between = &text[pd.end..p.start];
                 if !between.contains('\n')

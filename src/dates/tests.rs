@@ -1563,6 +1563,13 @@ const RULES: &[(&str, &str, &str, &[Exp])] = &[
         ],
     ),
     (
+        "<script>var d = '1 March 2025';</script><STYLE>p{}</STYLE><p>Deadline: 5 May 2025</p>",
+        P,
+        "2025-01-01",
+        &[("deadline", "date", "2025-05-05", P, "")],
+    ),
+    ("Deadline: 31 April 2025", P, "2025-01-01", &[]),
+    (
         "<p>Deadline:&nbsp;5&nbsp;May&nbsp;2025</p>",
         P,
         "2025-01-01",
