@@ -15,18 +15,26 @@
 //!    line breaks), entities decoded, and a `<time datetime="…">` element is
 //!    authoritative: its attribute gives the instant and a parenthesised IANA
 //!    name in its content gives the zone (EURAXESS, SOURCES-FORMATS.md §4).
+//!    `<script>`/`<style>` bodies are dropped.
 //! 2. A linear tokenizer splits the text into numbers, words and single
 //!    punctuation characters (letter/digit changes split: `17h00`, `1er`,
 //!    `18T19`, `4.00pm`).
 //! 3. A hand-written recursive-descent scanner tries, at each number or
-//!    month-ish word, the date shapes (ISO, ISO with `T`/offset, `DD/MM/YYYY`,
-//!    `DD.MM.YYYY`, `D Month [YYYY]`, `Month D[, YYYY]`, `[qualifier] Month
-//!    [YYYY]`), then a time of day, then a zone, then a range tail. A time
-//!    with no date (`due by 5 p.m. proposer's local time):`) is kept pending
-//!    and given to the deadlines that follow on the same line and sentence.
-//! 4. Dates separated only by `,`/`and`/`et` form a group (multiple
-//!    cut-offs); each group takes its role and stage label from the keywords
-//!    nearest before it in its clause, else just after it (see [`role_of`]).
+//!    month-ish word, the date shapes (ISO `YYYY-MM-DD` or `YYYY/MM/DD`, ISO
+//!    with `T`/offset, `DD/MM/YYYY`, `DD/MM/YY`, `DD.MM.YYYY`, `DD-MM-YYYY`,
+//!    `D Month [YYYY]`, `Month D[, YYYY]`, `[qualifier] Month [YYYY]`), then
+//!    a time of day, then a zone, then a range tail. A time with no date
+//!    (`due by 5 p.m. proposer's local time):`, `12 noon on 5 March`) is
+//!    kept pending and given to the *deadlines* that follow on the same line
+//!    and sentence (never across a line break: a time stated once above a
+//!    table is not carried into it).
+//! 4. Dates separated only by `,`/`;`/`and`/`et`/`or`/`ou` form a group
+//!    (multiple cut-offs); each group takes its role and stage label from the
+//!    keywords nearest before it in its clause (its line up to the date; the
+//!    previous non-empty line too when the date opens its line, as under a
+//!    header), else the first keyword after it on its line, else (role only)
+//!    on the next line when the date stands alone on its line (a table cell
+//!    with its label below). See `role_of`.
 //!
 //! # Rules worth knowing (each is tested)
 //!
@@ -40,6 +48,10 @@
 //! * **Roles**: nearest keyword wins; an unlabelled lone date is a deadline;
 //!   an unlabelled range is opening → deadline; a range under a publication
 //!   or "other" keyword never yields a deadline (its end becomes `other`).
+//!   `Publication ouverte du … au …` is a publication window.
+//! * **Labels** are canonical lowercase: `pre-proposal`, `full proposal`
+//!   (`propositions détaillées`, `demande complète`), `letter of intent`,
+//!   `step 1`/`step 2` (`Step I`, `étape 1`), `stage 1`/`stage 2`, `phase N`.
 //! * **Zones**: `heure de Paris` → Europe/Paris; `Brussels (local) time` →
 //!   Europe/Brussels; `UK time` → Europe/London; `GMT+1`/`UTC+2` → fixed
 //!   offset named `Etc/GMT-1` (IANA's inverted sign); `(Europe/Madrid)` → that
@@ -55,14 +67,22 @@
 //! * **Midnight**: `minuit`/`midnight`/`24:00` on a day is 23:59:59 of that
 //!   day (the deadline is the end of the stated day, not the next day).
 //! * **Numeric dates**: `DD/MM/YYYY` (European sources) unless the middle
-//!   number cannot be a month (`MM/DD/YYYY` then). Bare 8-digit numbers
+//!   number cannot be a month (`MM/DD/YYYY` then). Two-digit years only with
+//!   slashes (`1.2.25` is a version number). Bare 8-digit numbers
 //!   (grants.gov `MMDDYYYY`) are not dates in free text: API fields have a
 //!   fixed format and are parsed by their adapter.
 //! * **SEDIA midnight UTC** (`T00:00:00.000+0000`) is a date, not an instant
 //!   (SOURCES-FORMATS.md §1.4).
 //! * **Traps**: Catalan `7 de setembre` is ignored (not a French or English
 //!   month; only `of` may join a day and a month); bare years (a page title's
-//!   `2023`) are never dates; `Cachet de la poste faisant foi` is not a date.
+//!   `2023`) are never dates; `Cachet de la poste faisant foi` is not a date;
+//!   lowercase `may` is a verb unless a year follows; `31 April 2025` is
+//!   dropped (not degraded to "April 2025"); `12.50` alone is an amount, not
+//!   a time (a dotted time is read only right after a date).
+//! * **Not handled** (yet): day lists sharing a month (`le 2 et le 16 mai`
+//!   gives only the 16th), `between A and B` (gives B only), relative dates
+//!   (`within 30 days`). `DateContext::lang` is not needed: both languages
+//!   are always read and no phrasing seen so far is ambiguous between them.
 
 use std::str::FromStr;
 use std::sync::LazyLock;
@@ -1488,7 +1508,7 @@ static ROLE_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)(?:^|[^\p{L}\p{N}_])(?:",
         // publication (first: "publication ouverte" is a publication period)
         r"(?P<pub>publication ouverte|date de publication|publish(?:ed)? date|published|publication|publiée?s?|posted|postée?|mise? en ligne|updated|mise à jour|last update|actualisée?s?|version)",
-        r"|(?P<oth>invitations? à déposer|invitations? à soumettre|invited to submit|webinars?|webinaires?|info ?days?|information days?|information sessions?|journées? d['’ ]information|séances? d['’ ]information|réunions?|meetings?|events?|événements?|évènements?|results?|résultats?|notifications?|project start|start of (?:the )?projects?|début (?:du|des) projets?|selection|sélection|conferences?|conférences?|workshops?|ateliers?|interviews?|entretiens?|announcements?|annonces?|awards?|jury|decisions?|décisions?|commissions?)",
+        r"|(?P<oth>invitations? à déposer|invitations? à soumettre|invited to submit|webinars?|webinaires?|info ?days?|information days?|information sessions?|journées? d['’ ]information|séances? d['’ ]information|réunions?|meetings?|events?|événements?|évènements?|results?|résultats?|notifications?|project start|start of (?:the )?projects?|début (?:du|des) projets?|selection|sélection|conferences?|conférences?|workshops?|ateliers?|interviews?|entretiens?|announcements?|annonces?|awards?|jury|decisions?|décisions?|commission permanente|votée?s?|voted)",
         r"|(?P<open>ouverture|ouverte?s?|ouvre|opens|opening|opened|open|starts?|launch(?:ed)?|lancement|lancée?s?|à partir du)",
         r"|(?P<dead>dates? limites?|limite de dépôt|limites?|clôture|cloture|clôt|au plus tard|avant le|deadlines?|closing|closes|closed|close|must receive|submissions?|submit(?:ted)?|soumission|soumettre|due|cut-?offs?|until|till|jusqu|dépôts?|depots?|déposer|deposer|déposée?s?|envoi|réception|échéance|expires?|apply by|fermeture)",
         r")(?:[^\p{L}\p{N}_]|$)"
