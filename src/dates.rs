@@ -1906,7 +1906,11 @@ fn time_element_point(text: &str, e: &TimeElement) -> Option<Point> {
     let inner = &text[e.start..e.end];
     let lead = inner.len() - inner.trim_start().len();
     let trail = inner.len() - inner.trim_end().len();
-    let (start, end) = (e.start + lead, e.end - trail);
+    let (start, end) = if inner.trim().is_empty() {
+        (e.start, e.start)
+    } else {
+        (e.start + lead, e.end - trail)
+    };
     let dt = e.datetime.trim();
     let zone_in_text = inner
         .rfind('(')

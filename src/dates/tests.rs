@@ -1728,3 +1728,128 @@ fn real_page_texts_give_the_expected_dates() {
         check(&read(name), &ctx(Language::Fr, zone, now), expected);
     }
 }
+
+#[test]
+fn an_empty_time_element_still_gives_its_instant() {
+    let c = ctx(EN, P, "2025-01-01");
+    let f = extract(
+        "<time datetime=\"2025-01-01T10:00:00+02:00\"> </time> févr mi",
+        &c,
+    );
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(
+        f[0].point.at.unwrap().to_rfc3339(),
+        "2025-01-01T08:00:00+00:00"
+    );
+    assert_eq!(f[0].point.zone, "Etc/GMT-2");
+}
+
+#[test]
+fn random_fragments_never_panic_and_keep_the_invariants() {
+    // Deterministic xorshift over pieces of the grammar: odd mixtures of
+    // digits, separators, multibyte letters and markup.
+    let parts = [
+        "1",
+        "12",
+        "2025",
+        "31",
+        "0",
+        "99",
+        "-",
+        "–",
+        "/",
+        ".",
+        ":",
+        ",",
+        "(",
+        ")",
+        "'",
+        "’",
+        " ",
+        "\n",
+        "é",
+        "É",
+        "<",
+        ">",
+        "<time datetime=\"2025-01-01T10:00:00+02:00\">",
+        "</time>",
+        "<p>",
+        "<script>",
+        "&nbsp;",
+        "&",
+        "T",
+        "Z",
+        "+",
+        "h",
+        "heures",
+        "midi",
+        "minuit",
+        "noon",
+        "pm",
+        "p",
+        "m",
+        "mars",
+        "May",
+        "may",
+        "févr",
+        "sept",
+        "fin",
+        "mi",
+        "début",
+        "end",
+        "of",
+        "au",
+        "to",
+        "jusqu",
+        "le",
+        "jeudi",
+        "CET",
+        "GMT",
+        "UTC",
+        "ET",
+        "heure",
+        "de",
+        "Paris",
+        "time",
+        "local",
+        "Europe",
+        "Madrid",
+        "annually",
+        "deadline",
+        "publié",
+        "webinar",
+        "opens",
+        "step",
+        "I",
+        "th",
+        "er",
+        "🙂",
+        "\u{a0}",
+    ];
+    let c = ctx(EN, P, "2025-06-01");
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..20_000 {
+        let n = (next() % 20) as usize + 1;
+        let mut s = String::new();
+        for _ in 0..n {
+            s.push_str(parts[(next() % parts.len() as u64) as usize]);
+            if next() % 3 == 0 {
+                s.push(' ');
+            }
+        }
+        for f in extract(&s, &c) {
+            assert_eq!(
+                f.point.at.is_some(),
+                f.point.precision == Precision::Datetime,
+                "{s:?}"
+            );
+            assert!(f.point.zone.parse::<Tz>().is_ok(), "{s:?}");
+        }
+    }
+}
