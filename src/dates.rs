@@ -79,9 +79,11 @@
 //!   lowercase `may` is a verb unless a year follows; `31 April 2025` is
 //!   dropped (not degraded to "April 2025"); `12.50` alone is an amount, not
 //!   a time (a dotted time is read only right after a date).
-//! * **Not handled** (yet): day lists sharing a month (`le 2 et le 16 mai`
-//!   gives only the 16th), `between A and B` (gives B only), relative dates
-//!   (`within 30 days`). `DateContext::lang` is not needed: both languages
+//! * **Lists and `between`**: bare days before a full date share its month
+//!   and year (`le 2 et le 16 mai 2025`); `between A and B` / `entre A et B`
+//!   is a range.
+//! * **Not handled** (yet): relative dates (`within 30 days`), weekday-only
+//!   dates (`next Friday`). `DateContext::lang` is not needed: both languages
 //!   are always read and no phrasing seen so far is ambiguous between them.
 
 use std::str::FromStr;
@@ -1352,11 +1354,13 @@ impl Scan<'_> {
     }
 
     /// After a point ending before token `k`: a range connector and a second
-    /// point.
-    fn range_tail(&self, k: usize) -> Option<(Point, usize)> {
+    /// point. `between`: the first point followed `between`/`entre`, so
+    /// `and`/`et` connect too.
+    fn range_tail(&self, k: usize, between: bool) -> Option<(Point, usize)> {
         let mut j = k;
         if self.is_punct(j, &['-', '–', '—'])
             || self.is_word(j, &["au", "to", "until", "till", "through", "thru"])
+            || (between && self.is_word(j, &["and", "et"]))
         {
             j += 1;
         } else if self.is_word(j, &["jusqu"])
@@ -1371,6 +1375,38 @@ impl Scan<'_> {
             j += 1;
         }
         self.point(j)
+    }
+
+    /// Bare days listed before a full date share its month and year:
+    /// `le 2 et le 16 mai 2025`, `2, 16 and 30 May`. Returns the days (value
+    /// and byte span), the full date and the next token.
+    #[allow(clippy::type_complexity)]
+    fn day_list(&self, i: usize) -> Option<(Vec<(u32, usize, usize)>, Point, usize)> {
+        let mut days: Vec<(u32, usize, usize)> = Vec::new();
+        let mut j = i;
+        loop {
+            let t = self
+                .num(j)
+                .filter(|t| t.digits() <= 2 && (1..=31).contains(&t.num))?;
+            let after = self.skip_ordinal(j + 1);
+            days.push((t.num, t.start, self.toks[after - 1].end));
+            let mut s = after;
+            while self.is_punct(s, &[',', '&'])
+                || self.is_word(s, &["et", "and", "le", "the", "ou", "or"])
+            {
+                s += 1;
+            }
+            if s == after || days.len() > 8 {
+                return None;
+            }
+            if let Some((b, k)) = self.point(s) {
+                let bd = b.day?;
+                let increasing = days.windows(2).all(|w| w[0].0 < w[1].0);
+                let before = days.last().is_some_and(|d| d.0 < bd);
+                return (b.fixed.is_none() && increasing && before).then_some((days, b, k));
+            }
+            j = s;
+        }
     }
 }
 
@@ -1434,7 +1470,8 @@ fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
             continue;
         }
         if let Some((mut a, k)) = sc.point(i) {
-            if let Some((b, k2)) = sc.range_tail(k) {
+            let between = i > 0 && sc.is_word(i - 1, &["between", "entre"]);
+            if let Some((b, k2)) = sc.range_tail(k, between) {
                 fill_range_start(&mut a, &b);
                 items.push(Item {
                     point: a,
@@ -1462,7 +1499,7 @@ fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
             if !glued
                 && t.digits() <= 2
                 && (1..=31).contains(&t.num)
-                && let Some((b, k2)) = sc.range_tail(k)
+                && let Some((b, k2)) = sc.range_tail(k, false)
                 && b.day.is_some_and(|bd| bd > t.num)
             {
                 let a = Point::new(t.start, sc.toks[k - 1].end, b.year, b.month, Some(t.num));
@@ -1473,6 +1510,20 @@ fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
                 items.push(Item {
                     point: b,
                     range: RangePos::End,
+                });
+                i = k2;
+                continue;
+            }
+            if !glued && let Some((days, b, k2)) = sc.day_list(i) {
+                for (day, start, end) in days {
+                    items.push(Item {
+                        point: Point::new(start, end, b.year, b.month, Some(day)),
+                        range: RangePos::Lone,
+                    });
+                }
+                items.push(Item {
+                    point: b,
+                    range: RangePos::Lone,
                 });
                 i = k2;
                 continue;
@@ -1508,7 +1559,7 @@ static ROLE_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)(?:^|[^\p{L}\p{N}_])(?:",
         // publication (first: "publication ouverte" is a publication period)
         r"(?P<pub>publication ouverte|date de publication|publish(?:ed)? date|published|publication|publiée?s?|posted|postée?|mise? en ligne|updated|mise à jour|last update|actualisée?s?|version)",
-        r"|(?P<oth>invitations? à déposer|invitations? à soumettre|invited to submit|webinars?|webinaires?|info ?days?|information days?|information sessions?|journées? d['’ ]information|séances? d['’ ]information|réunions?|meetings?|events?|événements?|évènements?|results?|résultats?|notifications?|project start|start of (?:the )?projects?|début (?:du|des) projets?|selection|sélection|conferences?|conférences?|workshops?|ateliers?|interviews?|entretiens?|announcements?|annonces?|awards?|jury|decisions?|décisions?|commission permanente|votée?s?|voted)",
+        r"|(?P<oth>invitations? à déposer|invitations? à soumettre|invited to submit|webinars?|webinaires?|info ?days?|information days?|information sessions?|journées? d['’ ]information|séances? d['’ ]information|réunions?|meetings?|events?|événements?|évènements?|results?|résultats?|notifications?|project start|start of (?:the )?projects?|(?:must|should|will) (?:start|begin)|doit (?:commencer|débuter|démarrer)|démarrage|début (?:du|des) projets?|selection|sélection|conferences?|conférences?|workshops?|ateliers?|interviews?|entretiens?|announcements?|annonces?|awards?|jury|decisions?|décisions?|commission permanente|votée?s?|voted)",
         r"|(?P<open>ouverture|ouverte?s?|ouvre|opens|opening|opened|open|starts?|launch(?:ed)?|lancement|lancée?s?|à partir du)",
         r"|(?P<dead>dates? limites?|limite de dépôt|limites?|clôture|cloture|clôt|au plus tard|avant le|deadlines?|closing|closes|closed|close|must receive|submissions?|submit(?:ted)?|soumission|soumettre|due|cut-?offs?|until|till|jusqu|dépôts?|depots?|déposer|deposer|déposée?s?|envoi|réception|échéance|expires?|apply by|fermeture)",
         r")(?:[^\p{L}\p{N}_]|$)"
@@ -1726,7 +1777,11 @@ fn is_list_gap(gap: &str) -> bool {
         && gap
             .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '&' | '(' | ')'))
             .all(|w| {
-                w.is_empty() || matches!(w.to_lowercase().as_str(), "and" | "et" | "or" | "ou")
+                w.is_empty()
+                    || matches!(
+                        w.to_lowercase().as_str(),
+                        "and" | "et" | "or" | "ou" | "le" | "the"
+                    )
             })
 }
 

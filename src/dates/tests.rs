@@ -1570,6 +1570,44 @@ const RULES: &[(&str, &str, &str, &[Exp])] = &[
     ),
     ("Deadline: 31 April 2025", P, "2025-01-01", &[]),
     (
+        "Dates limites : le 2 et le 16 mai 2025",
+        P,
+        "2025-01-01",
+        &[
+            ("deadline", "date", "2025-05-02", P, ""),
+            ("deadline", "date", "2025-05-16", P, ""),
+        ],
+    ),
+    (
+        "Cut-offs: 2, 16 and 30 May 2025 at 17:00",
+        P,
+        "2025-01-01",
+        &[
+            ("deadline", "date", "2025-05-02", P, ""),
+            ("deadline", "date", "2025-05-16", P, ""),
+            ("deadline", "datetime", "2025-05-30T15:00:00Z", P, ""),
+        ],
+    ),
+    (
+        "Proposals can be submitted between 1 March 2025 and 30 April 2025.",
+        P,
+        "2025-01-01",
+        &[
+            ("opening", "date", "2025-03-01", P, ""),
+            ("deadline", "date", "2025-04-30", P, ""),
+        ],
+    ),
+    (
+        "The project must start between 1 January 2026 and 1 March 2026.",
+        P,
+        "2025-06-01",
+        &[
+            ("other", "date", "2026-01-01", P, ""),
+            ("other", "date", "2026-03-01", P, ""),
+        ],
+    ),
+    ("Sections 1 and 2 apply.", P, "2025-01-01", &[]),
+    (
         "<p>Deadline:&nbsp;5&nbsp;May&nbsp;2025</p>",
         P,
         "2025-01-01",
