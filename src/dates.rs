@@ -137,13 +137,13 @@ struct TimeElement {
 
 fn has_markup(text: &str) -> bool {
     let b = text.as_bytes();
-    memchr_iter(b, b'<').any(|i| {
+    byte_positions(b, b'<').any(|i| {
         b.get(i + 1)
             .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'/' || *c == b'!')
     })
 }
 
-fn memchr_iter(b: &[u8], needle: u8) -> impl Iterator<Item = usize> + '_ {
+fn byte_positions(b: &[u8], needle: u8) -> impl Iterator<Item = usize> + '_ {
     b.iter()
         .enumerate()
         .filter(move |(_, c)| **c == needle)
