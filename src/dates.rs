@@ -15,18 +15,26 @@
 //!    line breaks), entities decoded, and a `<time datetime="…">` element is
 //!    authoritative: its attribute gives the instant and a parenthesised IANA
 //!    name in its content gives the zone (EURAXESS, SOURCES-FORMATS.md §4).
+//!    `<script>`/`<style>` bodies are dropped.
 //! 2. A linear tokenizer splits the text into numbers, words and single
 //!    punctuation characters (letter/digit changes split: `17h00`, `1er`,
 //!    `18T19`, `4.00pm`).
 //! 3. A hand-written recursive-descent scanner tries, at each number or
-//!    month-ish word, the date shapes (ISO, ISO with `T`/offset, `DD/MM/YYYY`,
-//!    `DD.MM.YYYY`, `D Month [YYYY]`, `Month D[, YYYY]`, `[qualifier] Month
-//!    [YYYY]`), then a time of day, then a zone, then a range tail. A time
-//!    with no date (`due by 5 p.m. proposer's local time):`) is kept pending
-//!    and given to the deadlines that follow on the same line and sentence.
-//! 4. Dates separated only by `,`/`and`/`et` form a group (multiple
-//!    cut-offs); each group takes its role and stage label from the keywords
-//!    nearest before it in its clause, else just after it (see [`role_of`]).
+//!    month-ish word, the date shapes (ISO `YYYY-MM-DD` or `YYYY/MM/DD`, ISO
+//!    with `T`/offset, `DD/MM/YYYY`, `DD/MM/YY`, `DD.MM.YYYY`, `DD-MM-YYYY`,
+//!    `D Month [YYYY]`, `Month D[, YYYY]`, `[qualifier] Month [YYYY]`), then
+//!    a time of day, then a zone, then a range tail. A time with no date
+//!    (`due by 5 p.m. proposer's local time):`, `12 noon on 5 March`) is
+//!    kept pending and given to the *deadlines* that follow on the same line
+//!    and sentence (never across a line break: a time stated once above a
+//!    table is not carried into it).
+//! 4. Dates separated only by `,`/`;`/`and`/`et`/`or`/`ou` form a group
+//!    (multiple cut-offs); each group takes its role and stage label from the
+//!    keywords nearest before it in its clause (its line up to the date; the
+//!    previous non-empty line too when the date opens its line, as under a
+//!    header), else the first keyword after it on its line, else (role only)
+//!    on the next line when the date stands alone on its line (a table cell
+//!    with its label below). See `role_of`.
 //!
 //! # Rules worth knowing (each is tested)
 //!
@@ -40,6 +48,10 @@
 //! * **Roles**: nearest keyword wins; an unlabelled lone date is a deadline;
 //!   an unlabelled range is opening → deadline; a range under a publication
 //!   or "other" keyword never yields a deadline (its end becomes `other`).
+//!   `Publication ouverte du … au …` is a publication window.
+//! * **Labels** are canonical lowercase: `pre-proposal`, `full proposal`
+//!   (`propositions détaillées`, `demande complète`), `letter of intent`,
+//!   `step 1`/`step 2` (`Step I`, `étape 1`), `stage 1`/`stage 2`, `phase N`.
 //! * **Zones**: `heure de Paris` → Europe/Paris; `Brussels (local) time` →
 //!   Europe/Brussels; `UK time` → Europe/London; `GMT+1`/`UTC+2` → fixed
 //!   offset named `Etc/GMT-1` (IANA's inverted sign); `(Europe/Madrid)` → that
@@ -55,14 +67,24 @@
 //! * **Midnight**: `minuit`/`midnight`/`24:00` on a day is 23:59:59 of that
 //!   day (the deadline is the end of the stated day, not the next day).
 //! * **Numeric dates**: `DD/MM/YYYY` (European sources) unless the middle
-//!   number cannot be a month (`MM/DD/YYYY` then). Bare 8-digit numbers
+//!   number cannot be a month (`MM/DD/YYYY` then). Two-digit years only with
+//!   slashes (`1.2.25` is a version number). Bare 8-digit numbers
 //!   (grants.gov `MMDDYYYY`) are not dates in free text: API fields have a
 //!   fixed format and are parsed by their adapter.
 //! * **SEDIA midnight UTC** (`T00:00:00.000+0000`) is a date, not an instant
 //!   (SOURCES-FORMATS.md §1.4).
 //! * **Traps**: Catalan `7 de setembre` is ignored (not a French or English
 //!   month; only `of` may join a day and a month); bare years (a page title's
-//!   `2023`) are never dates; `Cachet de la poste faisant foi` is not a date.
+//!   `2023`) are never dates; `Cachet de la poste faisant foi` is not a date;
+//!   lowercase `may` is a verb unless a year follows; `31 April 2025` is
+//!   dropped (not degraded to "April 2025"); `12.50` alone is an amount, not
+//!   a time (a dotted time is read only right after a date).
+//! * **Lists and `between`**: bare days before a full date share its month
+//!   and year (`le 2 et le 16 mai 2025`); `between A and B` / `entre A et B`
+//!   is a range.
+//! * **Not handled** (yet): relative dates (`within 30 days`), weekday-only
+//!   dates (`next Friday`). `DateContext::lang` is not needed: both languages
+//!   are always read and no phrasing seen so far is ambiguous between them.
 
 use std::str::FromStr;
 use std::sync::LazyLock;
@@ -115,13 +137,13 @@ struct TimeElement {
 
 fn has_markup(text: &str) -> bool {
     let b = text.as_bytes();
-    memchr_iter(b, b'<').any(|i| {
+    byte_positions(b, b'<').any(|i| {
         b.get(i + 1)
             .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'/' || *c == b'!')
     })
 }
 
-fn memchr_iter(b: &[u8], needle: u8) -> impl Iterator<Item = usize> + '_ {
+fn byte_positions(b: &[u8], needle: u8) -> impl Iterator<Item = usize> + '_ {
     b.iter()
         .enumerate()
         .filter(move |(_, c)| **c == needle)
@@ -238,6 +260,19 @@ fn strip_markup(text: &str) -> (String, Vec<TimeElement>) {
             }
         }
         rest = &after[q + 1..];
+        // Script and style bodies are not text.
+        if !closing && matches!(name.as_str(), "script" | "style") {
+            let skip = rest
+                .match_indices("</")
+                .map(|(p, _)| p)
+                .find(|&p| {
+                    rest.as_bytes()
+                        .get(p + 2..p + 2 + name.len())
+                        .is_some_and(|b| b.eq_ignore_ascii_case(name.as_bytes()))
+                })
+                .unwrap_or(rest.len());
+            rest = &rest[skip..];
+        }
     }
     push_decoded(&mut out, rest);
     (out, elements)
@@ -272,44 +307,78 @@ impl Tok {
 }
 
 fn tokenize(text: &str) -> Vec<Tok> {
-    let mut toks = Vec::with_capacity(text.len() / 4);
+    let b = text.as_bytes();
+    let mut toks = Vec::with_capacity(text.len() / 5);
     let mut nl = false;
-    let mut it = text.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
-        if c.is_whitespace() {
-            nl |= c == '\n';
+    let mut i = 0;
+    // Byte loop with ASCII fast paths; non-ASCII characters are decoded only
+    // to ask whether they are letters or spaces.
+    let char_at = |i: usize| text[i..].chars().next().unwrap_or(' ');
+    let is_letter_at = |i: usize| -> Option<usize> {
+        let c = b[i];
+        if c.is_ascii_alphabetic() || c == b'_' {
+            Some(1)
+        } else if c >= 0x80 {
+            let ch = char_at(i);
+            ch.is_alphabetic().then(|| ch.len_utf8())
+        } else {
+            None
+        }
+    };
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            nl |= c == b'\n';
+            i += 1;
             continue;
         }
         if c.is_ascii_digit() {
-            let mut end = i + 1;
-            let mut num = c as u32 - '0' as u32;
-            while let Some(&(j, d)) = it.peek() {
-                if !d.is_ascii_digit() {
-                    break;
-                }
-                num = num.saturating_mul(10).saturating_add(d as u32 - '0' as u32);
-                end = j + 1;
-                it.next();
+            let start = i;
+            let mut num: u32 = 0;
+            while i < b.len() && b[i].is_ascii_digit() {
+                num = num
+                    .saturating_mul(10)
+                    .saturating_add(u32::from(b[i] - b'0'));
+                i += 1;
             }
-            toks.push(Tok { kind: Kind::Num, start: i, end, num, nl });
-        } else if c.is_alphabetic() || c == '_' {
-            let mut end = i + c.len_utf8();
-            while let Some(&(j, d)) = it.peek() {
-                if !(d.is_alphabetic() || d == '_') {
-                    break;
-                }
-                end = j + d.len_utf8();
-                it.next();
-            }
-            toks.push(Tok { kind: Kind::Word, start: i, end, num: 0, nl });
-        } else {
             toks.push(Tok {
-                kind: Kind::Punct(c),
-                start: i,
-                end: i + c.len_utf8(),
+                kind: Kind::Num,
+                start,
+                end: i,
+                num,
+                nl,
+            });
+        } else if let Some(w) = is_letter_at(i) {
+            let start = i;
+            i += w;
+            while i < b.len() {
+                match is_letter_at(i) {
+                    Some(w) => i += w,
+                    None => break,
+                }
+            }
+            toks.push(Tok {
+                kind: Kind::Word,
+                start,
+                end: i,
                 num: 0,
                 nl,
             });
+        } else {
+            let ch = if c < 0x80 { char::from(c) } else { char_at(i) };
+            if ch.is_whitespace() {
+                i += ch.len_utf8();
+                continue;
+            }
+            let end = i + ch.len_utf8();
+            toks.push(Tok {
+                kind: Kind::Punct(ch),
+                start: i,
+                end,
+                num: 0,
+                nl,
+            });
+            i = end;
         }
         nl = false;
     }
@@ -329,6 +398,12 @@ impl Lower {
             return None;
         }
         let mut buf = [0u8; 32];
+        if s.is_ascii() {
+            for (d, c) in buf.iter_mut().zip(s.bytes()) {
+                *d = c.to_ascii_lowercase();
+            }
+            return Some(Lower { buf, len: s.len() });
+        }
         let mut len = 0;
         for c in s.chars().flat_map(char::to_lowercase) {
             let mut tmp = [0u8; 4];
@@ -367,7 +442,17 @@ impl Scan<'_> {
     }
 
     fn is_word(&self, i: usize, options: &[&str]) -> bool {
-        self.word(i).is_some_and(|w| options.contains(&w.as_str()))
+        let Some(t) = self.toks.get(i).filter(|t| t.kind == Kind::Word) else {
+            return false;
+        };
+        let raw = &self.text[t.start..t.end];
+        // Lowercasing keeps the byte length of the letters used here, so a
+        // length check first avoids most comparisons.
+        options.iter().any(|o| {
+            o.len() == raw.len()
+                && (raw.eq_ignore_ascii_case(o)
+                    || (!raw.is_ascii() && Lower::of(raw).is_some_and(|l| l.as_str() == *o)))
+        })
     }
 
     fn is_punct(&self, i: usize, options: &[char]) -> bool {
@@ -380,7 +465,11 @@ impl Scan<'_> {
 
     /// Token `i` starts right where token `i-1` ends (no space).
     fn adjacent(&self, i: usize) -> bool {
-        i > 0 && self.toks.get(i).is_some_and(|t| t.start == self.toks[i - 1].end)
+        i > 0
+            && self
+                .toks
+                .get(i)
+                .is_some_and(|t| t.start == self.toks[i - 1].end)
     }
 
     fn raw(&self, i: usize) -> &str {
@@ -414,7 +503,11 @@ fn month_of(w: &str) -> Option<u32> {
 
 /// Full month names (a month without day or year is only read in full).
 fn is_full_month_name(w: &str) -> bool {
-    w.len() > 4 || matches!(w, "mars" | "mai" | "juin" | "june" | "july" | "août" | "aout")
+    w.len() > 4
+        || matches!(
+            w,
+            "mars" | "mai" | "juin" | "june" | "july" | "août" | "aout"
+        )
 }
 
 fn is_weekday(w: &str) -> bool {
@@ -448,7 +541,10 @@ fn is_weekday(w: &str) -> bool {
 }
 
 fn is_ordinal_suffix(w: &str) -> bool {
-    matches!(w, "er" | "re" | "e" | "ème" | "eme" | "st" | "nd" | "rd" | "th")
+    matches!(
+        w,
+        "er" | "re" | "e" | "ème" | "eme" | "st" | "nd" | "rd" | "th"
+    )
 }
 
 /// Named places and regions that fix a zone (`heure de Paris`,
@@ -701,33 +797,41 @@ impl Scan<'_> {
 
     /// `2016-10-27`, `2024-04-18T19:00:00.000+0200`, `2026-04-12T21:59:00Z`.
     fn iso(&self, i: usize) -> Option<(Point, usize)> {
-        let y = self.num(i).filter(|t| t.digits() == 4 && valid_year(t.num))?;
-        if !(self.is_punct(i + 1, &['-']) && self.adjacent(i + 1)) {
+        let y = self
+            .num(i)
+            .filter(|t| t.digits() == 4 && valid_year(t.num))?;
+        let sep = match self.tok(i + 1)?.kind {
+            Kind::Punct(c @ ('-' | '/')) if self.adjacent(i + 1) => c,
+            _ => return None,
+        };
+        let m = self
+            .num(i + 2)
+            .filter(|t| t.digits() <= 2 && (1..=12).contains(&t.num))?;
+        if !(self.is_punct(i + 3, &[sep]) && self.adjacent(i + 3) && self.adjacent(i + 2)) {
             return None;
         }
-        let m = self.num(i + 2).filter(|t| t.digits() <= 2 && (1..=12).contains(&t.num))?;
-        if !(self.is_punct(i + 3, &['-']) && self.adjacent(i + 3) && self.adjacent(i + 2)) {
-            return None;
-        }
-        let d = self.num(i + 4).filter(|t| t.digits() <= 2 && self.adjacent(i + 4))?;
+        let d = self
+            .num(i + 4)
+            .filter(|t| t.digits() <= 2 && self.adjacent(i + 4))?;
         let date = NaiveDate::from_ymd_opt(y.num as i32, m.num, d.num)?;
         let mut p = Point::new(y.start, d.end, Some(y.num as i32), m.num, Some(d.num));
         let mut k = i + 5;
         // `T` and a time glued to the date.
-        if self.adjacent(k) && self.word(k).is_some_and(|w| w.as_str() == "t") {
-            if let Some((clock, k2, offset)) = self.iso_time(k + 1) {
-                k = k2;
-                let local = date.and_hms_opt(clock.h, clock.m, clock.s)?;
-                match offset {
-                    Some(0) if clock == (Clock { h: 0, m: 0, s: 0 }) => {
-                        p.date_in = Some(Tz::UTC);
-                    }
-                    Some(off) => {
-                        let at = (local - Duration::seconds(i64::from(off))).and_utc();
-                        p.fixed = Some((at, fixed_tz(off)));
-                    }
-                    None => p.clock = Some(clock),
+        if self.adjacent(k)
+            && self.word(k).is_some_and(|w| w.as_str() == "t")
+            && let Some((clock, k2, offset)) = self.iso_time(k + 1)
+        {
+            k = k2;
+            let local = date.and_hms_opt(clock.h, clock.m, clock.s)?;
+            match offset {
+                Some(0) if clock == (Clock { h: 0, m: 0, s: 0 }) => {
+                    p.date_in = Some(Tz::UTC);
                 }
+                Some(off) => {
+                    let at = (local - Duration::seconds(i64::from(off))).and_utc();
+                    p.fixed = Some((at, fixed_tz(off)));
+                }
+                None => p.clock = Some(clock),
             }
         }
         Some((p, k))
@@ -735,7 +839,9 @@ impl Scan<'_> {
 
     /// `HH:MM[:SS[.fff]][Z|±HHMM|±HH:MM]` right after an ISO `T`.
     fn iso_time(&self, i: usize) -> Option<(Clock, usize, Option<i32>)> {
-        let h = self.num(i).filter(|t| t.digits() == 2 && t.num < 24 && self.adjacent(i))?;
+        let h = self
+            .num(i)
+            .filter(|t| t.digits() == 2 && t.num < 24 && self.adjacent(i))?;
         if !(self.is_punct(i + 1, &[':']) && self.adjacent(i + 1)) {
             return None;
         }
@@ -750,7 +856,11 @@ impl Scan<'_> {
                 k += 2;
             }
         }
-        let clock = Clock { h: h.num, m: m.num, s };
+        let clock = Clock {
+            h: h.num,
+            m: m.num,
+            s,
+        };
         if self.adjacent(k) && self.word(k).is_some_and(|w| w.as_str() == "z") {
             return Some((clock, k + 1, Some(0)));
         }
@@ -777,13 +887,23 @@ impl Scan<'_> {
             Kind::Punct(c @ ('/' | '.' | '-')) if self.adjacent(i + 1) => c,
             _ => return None,
         };
-        let b = self.num(i + 2).filter(|t| t.digits() <= 2 && self.adjacent(i + 2))?;
+        let b = self
+            .num(i + 2)
+            .filter(|t| t.digits() <= 2 && self.adjacent(i + 2))?;
         if !(self.is_punct(i + 3, &[sep]) && self.adjacent(i + 3)) {
             return None;
         }
-        let y = self
-            .num(i + 4)
-            .filter(|t| t.digits() == 4 && valid_year(t.num) && self.adjacent(i + 4))?;
+        // Two-digit years only with slashes (`15/03/25`): dotted triples are
+        // too often version numbers (`1.2.25`).
+        let y = self.num(i + 4).filter(|t| {
+            self.adjacent(i + 4)
+                && ((t.digits() == 4 && valid_year(t.num)) || (t.digits() == 2 && sep == '/'))
+        })?;
+        let year = if y.digits() == 2 {
+            2000 + y.num as i32
+        } else {
+            y.num as i32
+        };
         // Glued to more digits (`1.2.2024.5`, `12/03/2024/1`): not a date.
         if self.adjacent(i + 5) && self.adjacent(i + 6) && self.num(i + 6).is_some() {
             return None;
@@ -795,9 +915,9 @@ impl Scan<'_> {
         } else {
             return None;
         };
-        NaiveDate::from_ymd_opt(y.num as i32, month, day)?;
+        NaiveDate::from_ymd_opt(year, month, day)?;
         Some((
-            Point::new(a.start, y.end, Some(y.num as i32), month, Some(day)),
+            Point::new(a.start, y.end, Some(year), month, Some(day)),
             i + 5,
         ))
     }
@@ -835,7 +955,9 @@ impl Scan<'_> {
     /// A year after a month or day: `[,] YYYY` (not a time like `2017 17:00`).
     fn year_at(&self, k: usize) -> Option<(i32, usize)> {
         let k = if self.is_punct(k, &[',']) { k + 1 } else { k };
-        let y = self.num(k).filter(|t| t.digits() == 4 && valid_year(t.num))?;
+        let y = self
+            .num(k)
+            .filter(|t| t.digits() == 4 && valid_year(t.num))?;
         // `2024-05` or `2024/…`: part of something else.
         if self.adjacent(k + 1) && self.is_punct(k + 1, &['-', '/', ':']) {
             return None;
@@ -845,7 +967,9 @@ impl Scan<'_> {
 
     /// `1er avril 2021`, `20th of February`, `7 novembre 2022`, `24 Nov 2025`.
     fn day_month(&self, i: usize) -> Option<(Point, usize)> {
-        let d = self.num(i).filter(|t| t.digits() <= 2 && (1..=31).contains(&t.num))?;
+        let d = self
+            .num(i)
+            .filter(|t| t.digits() <= 2 && (1..=31).contains(&t.num))?;
         let mut k = self.skip_ordinal(i + 1);
         if self.is_word(k, &["of"]) {
             k += 1;
@@ -900,6 +1024,15 @@ impl Scan<'_> {
         let (month, mut k2) = self.month_word(k, true)?;
         let month_tok = k;
         let mut p = Point::new(self.toks[i].start, 0, None, month, None);
+        // `31 April 2025` was refused as a day: do not fall back to the
+        // month alone.
+        let after_day = i > 0
+            && self.toks[i - 1].kind == Kind::Num
+            && self.toks[i - 1].digits() <= 2
+            && !self.toks[i].nl;
+        if after_day && !qualified {
+            return None;
+        }
         if !qualified {
             // Month D[th][, YYYY]
             if let Some(d) = self
@@ -969,7 +1102,14 @@ impl Scan<'_> {
         if let Some(w) = self.word(k) {
             return match w.as_str() {
                 "midi" | "noon" | "midday" => Some((Clock { h: 12, m: 0, s: 0 }, k + 1)),
-                "minuit" | "midnight" => Some((Clock { h: 23, m: 59, s: 59 }, k + 1)),
+                "minuit" | "midnight" => Some((
+                    Clock {
+                        h: 23,
+                        m: 59,
+                        s: 59,
+                    },
+                    k + 1,
+                )),
                 _ => None,
             };
         }
@@ -982,7 +1122,10 @@ impl Scan<'_> {
                 .num(next + 1)
                 .filter(|t| t.digits() == 2 && t.num < 60 && self.adjacent(next + 1))?;
             // `12.04.2024` is a date, `12:00:00` a time with seconds.
-            if self.is_punct(next + 2, &['.']) && self.adjacent(next + 2) && self.num(next + 3).is_some() {
+            if self.is_punct(next + 2, &['.'])
+                && self.adjacent(next + 2)
+                && self.num(next + 3).is_some()
+            {
                 return None;
             }
             strong = self.is_punct(next, &[':']);
@@ -1037,14 +1180,22 @@ impl Scan<'_> {
             };
             strong = true;
         }
-        if !strong && !(allow_dot && self.is_punct(k + 1, &['.']) && self.adjacent(k + 1)) {
+        let dotted = allow_dot && self.is_punct(k + 1, &['.']) && self.adjacent(k + 1);
+        if !(strong || dotted) {
             return None;
         }
         if h == 24 {
             if m != 0 {
                 return None;
             }
-            return Some((Clock { h: 23, m: 59, s: 59 }, next));
+            return Some((
+                Clock {
+                    h: 23,
+                    m: 59,
+                    s: 59,
+                },
+                next,
+            ));
         }
         if h > 23 {
             return None;
@@ -1094,7 +1245,10 @@ impl Scan<'_> {
                     // first place, swallow the rest of the parenthesis.
                     let mut end = p + 1;
                     let mut n = 0;
-                    while n < 8 && !self.is_punct(end, &[')']) && self.tok(end).is_some_and(|t| !t.nl) {
+                    while n < 8
+                        && !self.is_punct(end, &[')'])
+                        && self.tok(end).is_some_and(|t| !t.nl)
+                    {
                         if !(self.is_punct(end, &[',']) || self.word(end).is_some()) {
                             break;
                         }
@@ -1123,7 +1277,10 @@ impl Scan<'_> {
                 p += 1;
             }
             if self.is_word(p, &["time"]) {
-                let spec = ZoneSpec::Abbrev(chrono_tz::Europe::Brussels, if summer { 7200 } else { 3600 });
+                let spec = ZoneSpec::Abbrev(
+                    chrono_tz::Europe::Brussels,
+                    if summer { 7200 } else { 3600 },
+                );
                 return Some((spec, close(p + 1)));
             }
         }
@@ -1136,11 +1293,11 @@ impl Scan<'_> {
                 if let Some(n) = self.num(p + 1).filter(|t| t.digits() <= 2 && t.num <= 14) {
                     off = sign * n.num as i32 * 3600;
                     p += 2;
-                    if self.is_punct(p, &[':']) {
-                        if let Some(mn) = self.num(p + 1).filter(|t| t.digits() == 2 && t.num < 60) {
-                            off += sign * mn.num as i32 * 60;
-                            p += 2;
-                        }
+                    if self.is_punct(p, &[':'])
+                        && let Some(mn) = self.num(p + 1).filter(|t| t.digits() == 2 && t.num < 60)
+                    {
+                        off += sign * mn.num as i32 * 60;
+                        p += 2;
                     }
                 }
             }
@@ -1148,6 +1305,15 @@ impl Scan<'_> {
                 p += 1;
             }
             return Some((ZoneSpec::Fixed(off), close(p)));
+        }
+        // US "ET"/"PT": the region's local time, DST included.
+        if matches!(w, "et" | "pt") && matches!(self.raw(k), "ET" | "PT") {
+            let tz = if w == "et" {
+                chrono_tz::America::New_York
+            } else {
+                chrono_tz::America::Los_Angeles
+            };
+            return Some((ZoneSpec::Tz(tz), close(k + 1)));
         }
         if let Some((tz, off)) = abbreviation_zone(w) {
             // Upper case only: `est` is French for "is".
@@ -1162,7 +1328,11 @@ impl Scan<'_> {
         // IANA name: Area/Location[/Sub], glued.
         if self.is_punct(k + 1, &['/']) && self.adjacent(k + 1) && self.adjacent(k + 2) {
             let mut end = k + 3;
-            if self.is_punct(end, &['/']) && self.adjacent(end) && self.adjacent(end + 1) && self.word(end + 1).is_some() {
+            if self.is_punct(end, &['/'])
+                && self.adjacent(end)
+                && self.adjacent(end + 1)
+                && self.word(end + 1).is_some()
+            {
                 end += 2;
             }
             let name = &self.text[self.toks[k].start..self.toks[end - 1].end];
@@ -1184,14 +1354,19 @@ impl Scan<'_> {
     }
 
     /// After a point ending before token `k`: a range connector and a second
-    /// point.
-    fn range_tail(&self, k: usize) -> Option<(Point, usize)> {
+    /// point. `between`: the first point followed `between`/`entre`, so
+    /// `and`/`et` connect too.
+    fn range_tail(&self, k: usize, between: bool) -> Option<(Point, usize)> {
         let mut j = k;
-        if self.is_punct(j, &['-', '–', '—']) {
+        if self.is_punct(j, &['-', '–', '—'])
+            || self.is_word(j, &["au", "to", "until", "till", "through", "thru"])
+            || (between && self.is_word(j, &["and", "et"]))
+        {
             j += 1;
-        } else if self.is_word(j, &["au", "to", "until", "till", "through", "thru"]) {
-            j += 1;
-        } else if self.is_word(j, &["jusqu"]) && self.is_punct(j + 1, &['\'', '’']) && self.is_word(j + 2, &["au"]) {
+        } else if self.is_word(j, &["jusqu"])
+            && self.is_punct(j + 1, &['\'', '’'])
+            && self.is_word(j + 2, &["au"])
+        {
             j += 3;
         } else {
             return None;
@@ -1200,6 +1375,38 @@ impl Scan<'_> {
             j += 1;
         }
         self.point(j)
+    }
+
+    /// Bare days listed before a full date share its month and year:
+    /// `le 2 et le 16 mai 2025`, `2, 16 and 30 May`. Returns the days (value
+    /// and byte span), the full date and the next token.
+    #[allow(clippy::type_complexity)]
+    fn day_list(&self, i: usize) -> Option<(Vec<(u32, usize, usize)>, Point, usize)> {
+        let mut days: Vec<(u32, usize, usize)> = Vec::new();
+        let mut j = i;
+        loop {
+            let t = self
+                .num(j)
+                .filter(|t| t.digits() <= 2 && (1..=31).contains(&t.num))?;
+            let after = self.skip_ordinal(j + 1);
+            days.push((t.num, t.start, self.toks[after - 1].end));
+            let mut s = after;
+            while self.is_punct(s, &[',', '&'])
+                || self.is_word(s, &["et", "and", "le", "the", "ou", "or"])
+            {
+                s += 1;
+            }
+            if s == after || days.len() > 8 {
+                return None;
+            }
+            if let Some((b, k)) = self.point(s) {
+                let bd = b.day?;
+                let increasing = days.windows(2).all(|w| w[0].0 < w[1].0);
+                let before = days.last().is_some_and(|d| d.0 < bd);
+                return (b.fixed.is_none() && increasing && before).then_some((days, b, k));
+            }
+            j = s;
+        }
     }
 }
 
@@ -1214,6 +1421,35 @@ fn fill_range_start(a: &mut Point, b: &Point) {
     }
 }
 
+/// Words a date or a time can start with (months, weekdays, qualifiers,
+/// `midi`/`noon`/`minuit`): the scanner only stops on these and numbers.
+fn starts_something(w: &str) -> bool {
+    month_of(w).is_some()
+        || is_weekday(w)
+        || matches!(
+            w,
+            "fin"
+                | "début"
+                | "debut"
+                | "courant"
+                | "mid"
+                | "early"
+                | "late"
+                | "mi"
+                | "en"
+                | "in"
+                | "end"
+                | "beginning"
+                | "start"
+                | "middle"
+                | "midi"
+                | "noon"
+                | "midday"
+                | "minuit"
+                | "midnight"
+        )
+}
+
 /// Scans the whole text: points (single or ranges) and pending times.
 fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
     let mut items = Vec::new();
@@ -1225,15 +1461,7 @@ fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
         let candidate = match t.kind {
             Kind::Num => true,
             Kind::Word => {
-                let first = sc.text[t.start..].chars().next().unwrap_or(' ');
-                // Cheap filter: month, weekday and qualifier words start with
-                // these letters (both cases, accents included).
-                matches!(
-                    first.to_ascii_lowercase(),
-                    'j' | 'f' | 'm' | 'a' | 's' | 'o' | 'n' | 'd' | 'l' | 't' | 'w' | 'e' | 'i' | 'c'
-                        | 'b'
-                        | 'v'
-                )
+                t.end - t.start <= 10 && sc.word(i).is_some_and(|w| starts_something(w.as_str()))
             }
             Kind::Punct(_) => false,
         };
@@ -1242,30 +1470,63 @@ fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
             continue;
         }
         if let Some((mut a, k)) = sc.point(i) {
-            if let Some((b, k2)) = sc.range_tail(k) {
+            let between = i > 0 && sc.is_word(i - 1, &["between", "entre"]);
+            if let Some((b, k2)) = sc.range_tail(k, between) {
                 fill_range_start(&mut a, &b);
-                items.push(Item { point: a, range: RangePos::Start });
-                items.push(Item { point: b, range: RangePos::End });
+                items.push(Item {
+                    point: a,
+                    range: RangePos::Start,
+                });
+                items.push(Item {
+                    point: b,
+                    range: RangePos::End,
+                });
                 i = k2;
             } else {
-                items.push(Item { point: a, range: RangePos::Lone });
+                items.push(Item {
+                    point: a,
+                    range: RangePos::Lone,
+                });
                 i = k;
             }
             continue;
         }
         if t.kind == Kind::Num {
             // Day-only range start: `du 1er au 15 mars`, `1-15 March 2024`.
-            if t.digits() <= 2 && (1..=31).contains(&t.num) {
-                let k = sc.skip_ordinal(i + 1);
-                if let Some((b, k2)) = sc.range_tail(k) {
-                    if b.day.is_some_and(|bd| bd > t.num) {
-                        let a = Point::new(t.start, sc.toks[k - 1].end, b.year, b.month, Some(t.num));
-                        items.push(Item { point: a, range: RangePos::Start });
-                        items.push(Item { point: b, range: RangePos::End });
-                        i = k2;
-                        continue;
-                    }
+            let k = sc.skip_ordinal(i + 1);
+            // Not the tail of `1.1` or `3,5`.
+            let glued = sc.adjacent(i) && sc.is_punct(i.wrapping_sub(1), &['.', ',']);
+            if !glued
+                && t.digits() <= 2
+                && (1..=31).contains(&t.num)
+                && let Some((b, k2)) = sc.range_tail(k, false)
+                && b.day.is_some_and(|bd| bd > t.num)
+            {
+                let a = Point::new(t.start, sc.toks[k - 1].end, b.year, b.month, Some(t.num));
+                items.push(Item {
+                    point: a,
+                    range: RangePos::Start,
+                });
+                items.push(Item {
+                    point: b,
+                    range: RangePos::End,
+                });
+                i = k2;
+                continue;
+            }
+            if !glued && let Some((days, b, k2)) = sc.day_list(i) {
+                for (day, start, end) in days {
+                    items.push(Item {
+                        point: Point::new(start, end, b.year, b.month, Some(day)),
+                        range: RangePos::Lone,
+                    });
                 }
+                items.push(Item {
+                    point: b,
+                    range: RangePos::Lone,
+                });
+                i = k2;
+                continue;
             }
         }
         if let Some((clock, k)) = sc.clock(i, false) {
@@ -1273,7 +1534,11 @@ fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
                 Some((z, k2)) => (Some(z), k2),
                 None => (None, k),
             };
-            pendings.push(Pending { end: sc.toks[k - 1].end, clock, zone });
+            pendings.push(Pending {
+                end: sc.toks[k - 1].end,
+                clock,
+                zone,
+            });
             i = k;
             continue;
         }
@@ -1288,26 +1553,29 @@ fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
 
 static ROLE_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)\b(?:",
+        // A consumed non-letter (or the start/end) on each side instead of
+        // `\b`: Unicode `\b` pushes the regex off its fast DFA path on
+        // accented text, and ASCII `\b` fails after `publié`.
+        r"(?i)(?:^|[^\p{L}\p{N}_])(?:",
         // publication (first: "publication ouverte" is a publication period)
-        r"(?P<pub>publication ouverte|date de publication|publish(?:ed)? date|published|publication|publiée?s?|posted|postée?|mise? en ligne|updated|mise à jour|last update)",
-        r"|(?P<oth>webinars?|webinaires?|info ?days?|information days?|information sessions?|journées? d['’ ]information|séances? d['’ ]information|réunions?|meetings?|events?|événements?|évènements?|results?|résultats?|notifications?|project start|start of (?:the )?projects?|début (?:du|des) projets?|selection|sélection|conferences?|conférences?|workshops?|ateliers?|interviews?|entretiens?|announcements?|annonces?|awards?|jury|decisions?|décisions?|commissions?)",
+        r"(?P<pub>publication ouverte|date de publication|publish(?:ed)? date|published|publication|publiée?s?|posted|postée?|mise? en ligne|updated|mise à jour|last update|actualisée?s?|version)",
+        r"|(?P<oth>invitations? à déposer|invitations? à soumettre|invited to submit|webinars?|webinaires?|info ?days?|information days?|information sessions?|journées? d['’ ]information|séances? d['’ ]information|réunions?|meetings?|events?|événements?|évènements?|results?|résultats?|notifications?|project start|start of (?:the )?projects?|(?:must|should|will) (?:start|begin)|doit (?:commencer|débuter|démarrer)|démarrage|début (?:du|des) projets?|selection|sélection|conferences?|conférences?|workshops?|ateliers?|interviews?|entretiens?|announcements?|annonces?|awards?|jury|decisions?|décisions?|commission permanente|votée?s?|voted)",
         r"|(?P<open>ouverture|ouverte?s?|ouvre|opens|opening|opened|open|starts?|launch(?:ed)?|lancement|lancée?s?|à partir du)",
-        r"|(?P<dead>dates? limites?|limite de dépôt|limites?|clôture|cloture|clôt|au plus tard|avant le|deadlines?|closing|closes|closed|close|must receive|submissions?|submit(?:ted)?|soumission|soumettre|due|cut-?offs?|until|till|jusqu['’ ]?(?:au|à)|dépôts?|depots?|déposer|deposer|envoi|réception|échéance|expires?|apply by|fermeture)",
-        r")\b"
+        r"|(?P<dead>dates? limites?|limite de dépôt|limites?|clôture|cloture|clôt|au plus tard|avant le|deadlines?|closing|closes|closed|close|must receive|submissions?|submit(?:ted)?|soumission|soumettre|due|cut-?offs?|until|till|jusqu|dépôts?|depots?|déposer|deposer|déposée?s?|envoi|réception|échéance|expires?|apply by|fermeture)",
+        r")(?:[^\p{L}\p{N}_]|$)"
     ))
     .expect("invariant: the role keyword regex is a valid literal")
 });
 
 static LABEL_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)\b(?:",
+        r"(?i)(?:^|[^\p{L}\p{N}_])(?:",
         r"(?P<pre>pr[ée]-?propositions?|pre-?proposals?|pre-?applications?|outline proposals?|outline applications?)",
         r"|(?P<full>propositions? (?:détaillées?|complètes?)|demandes? complètes?|full[- ]proposals?|full[- ]applications?|invited full[- ]proposals?)",
         r"|(?P<loi>letters? of intent|lettres? d['’ ]intention|LOI)",
         r"|(?P<step>step|étape|stage|phase)\s*(?P<stepn>1|2|3|I{1,3}|one|two)",
         r"|(?P<ord>first|second|1st|2nd)[- ]stage",
-        r")\b"
+        r")(?:[^\p{L}\p{N}_]|$)"
     ))
     .expect("invariant: the label regex is a valid literal")
 });
@@ -1437,42 +1705,57 @@ fn back_window(text: &str, start: usize, floor: usize) -> &str {
     let region = &text[lo..start];
     let line_start = region.rfind('\n').map_or(0, |p| p + 1);
     let mut w = &region[line_start..];
-    if !has_letters(w) {
+    // Nothing but an article or punctuation before the date on its line
+    // (`Le jeudi 28 octobre…` under a header line): read the header too.
+    if !has_letters(w) || w.trim().len() <= 3 {
         let before = region[..line_start].trim_end();
         let prev_start = before.rfind('\n').map_or(0, |p| p + 1);
-        w = &before[prev_start..];
+        w = &region[prev_start..];
     }
     after_last_sentence_end(w)
 }
 
-/// The clause after a group: the rest of its line; when that is empty, the
-/// next non-empty line. Never after `ceil` (the next group's start).
-fn fwd_window(text: &str, end: usize, ceil: usize) -> &str {
+/// The clause after a group: the rest of its line, and, when that is empty,
+/// the next non-empty line (a table cell label under the date) unless that
+/// line is cut short by the next date or the window. Never after `ceil`
+/// (the next group's start).
+fn fwd_window(text: &str, end: usize, ceil: usize) -> (&str, &str) {
     let hi = ceil_char(text, (end + WINDOW).min(text.len())).min(ceil);
     let region = &text[end.min(hi)..hi];
     let line_end = region.find('\n').unwrap_or(region.len());
-    let mut w = &region[..line_end];
-    if !has_letters(w) {
-        let after = region[line_end..].trim_start();
-        w = &after[..after.find('\n').unwrap_or(after.len())];
+    let same = &region[..line_end];
+    if has_letters(same) {
+        return (before_first_sentence_end(same), "");
     }
-    before_first_sentence_end(w)
+    let after = region[line_end..].trim_start();
+    let next = match after.find('\n') {
+        Some(e) => &after[..e],
+        None if hi == text.len() => after,
+        None => "",
+    };
+    ("", before_first_sentence_end(next))
 }
 
 /// The role and stage label for a group: nearest keyword before it in its
-/// clause, else first keyword after it.
-fn role_of(back: &str, fwd: &str) -> (Option<Class>, Option<String>) {
-    let class = ROLE_RE
-        .captures_iter(back)
-        .filter_map(|c| class_of(&c))
-        .last()
-        .or_else(|| ROLE_RE.captures_iter(fwd).find_map(|c| class_of(&c)));
-    let label = LABEL_RE
-        .captures_iter(back)
-        .filter_map(|c| label_of(&c))
-        .last()
-        .or_else(|| LABEL_RE.captures_iter(fwd).find_map(|c| label_of(&c)));
+/// clause, else first keyword after it (on its line, or on the next line
+/// for the role only: a label on the next line more often heads the next
+/// entry, as in ANR's `Opening : …` / `Pre-proposal deadline : …` lines).
+fn role_of(back: &str, (same, next): (&str, &str)) -> (Option<Class>, Option<String>) {
+    let class = last_captures(&ROLE_RE, back)
+        .and_then(|c| class_of(&c))
+        .or_else(|| ROLE_RE.captures(same).and_then(|c| class_of(&c)))
+        .or_else(|| ROLE_RE.captures(next).and_then(|c| class_of(&c)));
+    let label = last_captures(&LABEL_RE, back)
+        .and_then(|c| label_of(&c))
+        .or_else(|| LABEL_RE.captures(same).and_then(|c| label_of(&c)));
     (class, label)
+}
+
+/// The groups of the last match: matches are found on the fast path and
+/// only the last one is re-run for its groups.
+fn last_captures<'h>(re: &Regex, hay: &'h str) -> Option<regex::Captures<'h>> {
+    let m = re.find_iter(hay).last()?;
+    re.captures_at(hay, m.start())
 }
 
 fn role_for(class: Option<Class>, range: RangePos) -> DateRole {
@@ -1489,8 +1772,17 @@ fn role_for(class: Option<Class>, range: RangePos) -> DateRole {
 
 /// Only list punctuation and conjunctions between two dates: one group.
 fn is_list_gap(gap: &str) -> bool {
-    gap.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '&' | '(' | ')'))
-        .all(|w| w.is_empty() || matches!(w.to_lowercase().as_str(), "and" | "et" | "or" | "ou"))
+    // Long gaps are prose, never just separators (and keep this linear).
+    gap.len() <= 40
+        && gap
+            .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '&' | '(' | ')'))
+            .all(|w| {
+                w.is_empty()
+                    || matches!(
+                        w.to_lowercase().as_str(),
+                        "and" | "et" | "or" | "ou" | "le" | "the"
+                    )
+            })
 }
 
 // ---------------------------------------------------------------------------
@@ -1521,7 +1813,8 @@ fn infer_year(month: u32, day: Option<u32>, now: NaiveDate) -> i32 {
 
 /// The next `month/day` on or after `from` (NSF "Annually Thereafter").
 fn next_occurrence(month: u32, day: u32, from: NaiveDate) -> Option<i32> {
-    (from.year()..=from.year() + 8).find(|&y| NaiveDate::from_ymd_opt(y, month, day).is_some_and(|d| d >= from))
+    (from.year()..=from.year() + 8)
+        .find(|&y| NaiveDate::from_ymd_opt(y, month, day).is_some_and(|d| d >= from))
 }
 
 fn resolve(p: &Point, year: i32, text: &str, ctx: &DateContext) -> Option<DatePoint> {
@@ -1548,13 +1841,23 @@ fn resolve(p: &Point, year: i32, text: &str, ctx: &DateContext) -> Option<DatePo
 }
 
 fn extract_clean(text: &str, ctx: &DateContext, elements: &[TimeElement]) -> Vec<FoundDate> {
-    let sc = Scan { text, toks: tokenize(text) };
+    let sc = Scan {
+        text,
+        toks: tokenize(text),
+    };
     let (mut items, pendings) = scan_points(&sc);
     if !elements.is_empty() {
-        items.retain(|it| !elements.iter().any(|e| it.point.start < e.end && e.start < it.point.end));
+        items.retain(|it| {
+            !elements
+                .iter()
+                .any(|e| it.point.start < e.end && e.start < it.point.end)
+        });
         for e in elements {
             if let Some(p) = time_element_point(text, e) {
-                items.push(Item { point: p, range: RangePos::Lone });
+                items.push(Item {
+                    point: p,
+                    range: RangePos::Lone,
+                });
             }
         }
         items.sort_by_key(|it| it.point.start);
@@ -1571,7 +1874,8 @@ fn extract_clean(text: &str, ctx: &DateContext, elements: &[TimeElement]) -> Vec
             let prev = &items[idx - 1];
             let cur = &items[idx];
             cur.range == RangePos::End
-                || (prev.point.end <= cur.point.start && is_list_gap(&text[prev.point.end..cur.point.start]))
+                || (prev.point.end <= cur.point.start
+                    && is_list_gap(&text[prev.point.end..cur.point.start]))
         };
         match groups.last_mut() {
             Some(g) if joined => g.1 = idx + 1,
@@ -1581,8 +1885,14 @@ fn extract_clean(text: &str, ctx: &DateContext, elements: &[TimeElement]) -> Vec
 
     let mut out = Vec::with_capacity(items.len());
     for (gi, &(a, b)) in groups.iter().enumerate() {
-        let floor = if gi == 0 { 0 } else { items[groups[gi - 1].1 - 1].point.end };
-        let ceil = groups.get(gi + 1).map_or(text.len(), |g| items[g.0].point.start);
+        let floor = if gi == 0 {
+            0
+        } else {
+            items[groups[gi - 1].1 - 1].point.end
+        };
+        let ceil = groups
+            .get(gi + 1)
+            .map_or(text.len(), |g| items[g.0].point.start);
         let start = items[a].point.start;
         let end = items[b - 1].point.end;
         let (class, label) = role_of(back_window(text, start, floor), fwd_window(text, end, ceil));
@@ -1616,14 +1926,21 @@ fn extract_clean(text: &str, ctx: &DateContext, elements: &[TimeElement]) -> Vec
             };
             // A time stated once on the line ("due by 5 p.m. …:") applies to
             // the deadlines after it on that line and sentence.
-            if role == DateRole::Deadline && p.clock.is_none() && p.fixed.is_none() && p.day.is_some() && p.date_in.is_none() {
-                if let Some(pd) = pendings.iter().rev().find(|pd| pd.end <= p.start) {
-                    let between = &text[pd.end..p.start];
-                    if !between.contains('\n') && after_last_sentence_end(between).len() == between.len() {
-                        p.clock = Some(pd.clock);
-                        if p.zone.is_none() {
-                            p.zone = pd.zone;
-                        }
+            if role == DateRole::Deadline
+                && p.clock.is_none()
+                && p.fixed.is_none()
+                && p.day.is_some()
+                && p.date_in.is_none()
+                && let Some(pd) =
+                    pendings[..pendings.partition_point(|pd| pd.end <= p.start)].last()
+            {
+                let between = &text[pd.end..p.start];
+                if !between.contains('\n')
+                    && after_last_sentence_end(between).len() == between.len()
+                {
+                    p.clock = Some(pd.clock);
+                    if p.zone.is_none() {
+                        p.zone = pd.zone;
                     }
                 }
             }
@@ -1644,7 +1961,11 @@ fn time_element_point(text: &str, e: &TimeElement) -> Option<Point> {
     let inner = &text[e.start..e.end];
     let lead = inner.len() - inner.trim_start().len();
     let trail = inner.len() - inner.trim_end().len();
-    let (start, end) = (e.start + lead, e.end - trail);
+    let (start, end) = if inner.trim().is_empty() {
+        (e.start, e.start)
+    } else {
+        (e.start + lead, e.end - trail)
+    };
     let dt = e.datetime.trim();
     let zone_in_text = inner
         .rfind('(')
@@ -1656,7 +1977,13 @@ fn time_element_point(text: &str, e: &TimeElement) -> Option<Point> {
         let utc = at.with_timezone(&Utc);
         let tz = zone_in_text.unwrap_or_else(|| fixed_tz(at.offset().local_minus_utc()));
         let local = utc.with_timezone(&tz);
-        let mut p = Point::new(start, end, Some(local.year()), local.month(), Some(local.day()));
+        let mut p = Point::new(
+            start,
+            end,
+            Some(local.year()),
+            local.month(),
+            Some(local.day()),
+        );
         p.fixed = Some((utc, tz));
         return Some(p);
     }
