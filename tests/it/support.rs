@@ -1,7 +1,7 @@
 //! Shared test plumbing: the built binary, fixture files, and a loopback
 //! HTTP server that serves the end-to-end fixtures like the real portals.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -41,12 +41,6 @@ pub fn stdout_json(out: &std::process::Output) -> serde_json::Value {
             String::from_utf8_lossy(&out.stderr)
         )
     })
-}
-
-/// The real shared samples, when this checkout has them beside it.
-pub fn real_fixtures() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/real");
-    p.is_dir().then_some(p)
 }
 
 /// True when a multipart body has the part `name` as a JSON file part, the
