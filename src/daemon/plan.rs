@@ -105,7 +105,9 @@ mod tests {
         let daily6 = CronSchedule::parse("0 0 6 * * *").unwrap();
         let every5 = CronSchedule::parse("*/5 * * * *").unwrap();
         let utc = chrono_tz::UTC;
-        let table: &[(&str, &CronSchedule, Option<&str>, u32, &str, f64, &str)] = &[
+        // (name, schedule, last run, failures, now, jitter, expected next run)
+        type Case<'a> = (&'a str, &'a CronSchedule, Option<&'a str>, u32, &'a str, f64, &'a str);
+        let table: &[Case] = &[
             (
                 "never ran: first tick",
                 &daily6,
