@@ -231,6 +231,14 @@ fn sanitize(call: &Call) -> Call {
     call
 }
 
+/// True when a call comes from the source whose own id is one of the call's
+/// EU topic identifiers: the Funding & Tenders portal itself, not a relay.
+fn is_authoritative(call: &Call) -> bool {
+    call.native_id
+        .as_deref()
+        .is_some_and(|n| call.identifiers.iter().any(|i| i.eq_ignore_ascii_case(n)))
+}
+
 /// The owner's new version of a call, keeping what other sources filled
 /// while the owner still leaves it empty.
 fn owner_merge(
@@ -382,12 +390,27 @@ impl Apply<'_> {
                         detail: "names a call that does not exist".to_owned(),
                     })?
                     .decode()?;
-                let (merged, filled) = if stored.call.source_id == self.source_id {
+                // The source whose own id *is* the EU topic identifier (the
+                // portal) is authoritative for that topic: it takes the call
+                // over from a relay that happened to report it first.
+                let takes_over = stored.call.source_id != self.source_id
+                    && is_authoritative(call)
+                    && !is_authoritative(&stored.call);
+                let (merged, filled) = if stored.call.source_id == self.source_id || takes_over {
                     owner_merge(&stored, call, self.now)
                 } else {
                     fill_merge(&stored, call, self.source_id, self.now)
                 };
-                if self.write_diff(&stored, &merged, &filled)? {
+                let mut changed = self.write_diff(&stored, &merged, &filled)?;
+                if takes_over {
+                    let rev = self.bump();
+                    self.conn
+                        .prepare_cached("UPDATE calls SET source_id = ?2, rev = ?3 WHERE id = ?1")
+                        .and_then(|mut st| st.execute(params![id, self.source_id, rev]))
+                        .map_err(self.err("handing a call over to its authoritative source"))?;
+                    changed = true;
+                }
+                if changed {
                     summary.updated.push(id.clone());
                 } else {
                     summary.unchanged += 1;

@@ -22,8 +22,10 @@
 //! calls even when another key matches (items sharing a title and deadline,
 //! or all linking to the same listing page). Among keys registered by
 //! different calls, the first registered keeps the key.
-//! The first source to report a call *owns* it (`calls.source_id`): only the
-//! owner's crawls change its fields, recording one `changes` row per changed
+//! The first source to report a call *owns* it (`calls.source_id`), except
+//! that the source whose own id is the call's EU topic identifier (the
+//! portal) takes over a topic first reported by a relay: only the owner's
+//! crawls change its fields, recording one `changes` row per changed
 //! field. Other sources add a link (`call_sources`) and may only fill fields
 //! the owner leaves empty (summary, text, programme, opening, deadlines,
 //! budget); which source filled what is kept in `calls.filled_from`, so the

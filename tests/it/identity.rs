@@ -307,3 +307,37 @@ async fn the_same_call_on_several_sources_is_one_call_and_changes_are_tracked() 
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_portal_takes_over_a_topic_a_relay_reported_first() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sources.toml"),
+        SOURCES.replace("BASE", &server.uri()),
+    )
+    .unwrap();
+    mount(
+        &server,
+        "15/03/2098",
+        "newsletter",
+        "31094502",
+        "2026-01-05T00:00:00.000+0000",
+    )
+    .await;
+
+    // The national relay is crawled first and owns the topic...
+    crawl(dir.path(), &["pcn"]);
+    let id = checked_ids(dir.path(), "pcn")[0].0.clone();
+    assert_eq!(show(dir.path(), &id)["call"]["source_id"], "pcn");
+
+    // ...until the portal, whose own id is the topic identifier, reports it.
+    crawl(dir.path(), &["eu-horizon"]);
+    let shown = show(dir.path(), &id);
+    assert_eq!(shown["call"]["source_id"], "eu-horizon", "{shown:#}");
+    assert_eq!(shown["call"]["title"], "Living labs for healthy soils");
+    assert_eq!(shown["sources"].as_array().unwrap().len(), 2);
+    // The relay's next crawl does not take it back.
+    crawl(dir.path(), &["pcn"]);
+    assert_eq!(show(dir.path(), &id)["call"]["source_id"], "eu-horizon");
+}
