@@ -50,8 +50,8 @@ pub fn extract(
         if !e.id.trim().is_empty() {
             *guid_count.entry(e.id.trim()).or_default() += 1;
         }
-        if let Some(l) = e.links.first() {
-            *link_count.entry(l.href.trim()).or_default() += 1;
+        if let Some(l) = entry_link(e) {
+            *link_count.entry(l).or_default() += 1;
         }
     }
 
@@ -63,13 +63,8 @@ pub fn extract(
         } else {
             format!("item {} ({guid})", n + 1)
         };
-        let link = entry
-            .links
-            .iter()
-            .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-            .or(entry.links.first())
-            .map(|l| l.href.trim().to_owned())
-            .filter(|h| !h.is_empty())
+        let link = entry_link(entry)
+            .map(str::to_owned)
             // RSS `<guid isPermaLink="true">` is the link when `<link>` is absent.
             .or_else(|| {
                 (guid.starts_with("https://") || guid.starts_with("http://"))
@@ -172,6 +167,17 @@ pub fn extract(
         out.calls.push(draft);
     }
     Ok(out)
+}
+
+/// The entry's page: its `alternate` (or unqualified) link, else its first.
+fn entry_link(entry: &feed_rs::model::Entry) -> Option<&str> {
+    entry
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .or(entry.links.first())
+        .map(|l| l.href.trim())
+        .filter(|h| !h.is_empty())
 }
 
 /// A title from the first line of a description, cut at a word boundary.

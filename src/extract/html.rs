@@ -23,7 +23,9 @@ use regex::Regex;
 use scraper::{ElementRef, Html, Node, Selector};
 use url::Url;
 
-use super::text::{Markup, Role, TextBuilder, one_line, role, scan_markup, skip_element};
+use super::text::{
+    Markup, Role, TextBuilder, find_from, one_line, role, scan_markup, skip_element,
+};
 use super::{ExtractError, ExtractProblem, dates_in, eu_identifiers, keep_item, push_identifiers};
 use crate::config::{DetailSpec, Field, HtmlSpec, Source};
 use crate::model::{CallDraft, DatePoint, DateRole, FoundDate};
@@ -79,9 +81,8 @@ pub fn nesting_depth(html: &str, limit: usize) -> usize {
     let mut depth: usize = 0;
     let mut max = 0;
     let mut i = 0;
-    while let Some(off) = bytes[i..].iter().position(|&b| b == b'<') {
-        let lt = i + off;
-        match scan_markup(bytes, lt) {
+    while let Some(lt) = find_from(html, '<', i) {
+        match scan_markup(html, lt) {
             Markup::Text => i = lt + 1,
             Markup::Ignored { end } => i = end,
             Markup::Tag { name, closing, end } => {
@@ -96,7 +97,7 @@ pub fn nesting_depth(html: &str, limit: usize) -> usize {
                     continue;
                 }
                 if listed(RAW_TEXT) {
-                    i = skip_element(bytes, end, name);
+                    i = skip_element(html, end, name);
                     continue;
                 }
                 // `<div/>` does not close a div in HTML, but authors who write

@@ -36,63 +36,45 @@ pub(crate) enum Role {
     Skip,
 }
 
+/// A tag name of up to 16 bytes packed into an integer, so that [`role`]
+/// compares integers instead of calling memcmp per candidate (it runs for
+/// every tag of every page, benches/extract.rs).
+const fn pack(name: &[u8]) -> u128 {
+    let mut v = 0u128;
+    let mut i = 0;
+    while i < name.len() {
+        v |= (name[i].to_ascii_lowercase() as u128) << (8 * i);
+        i += 1;
+    }
+    v
+}
+
+macro_rules! one_of {
+    ($key:expr; $($name:literal),+ $(,)?) => {
+        $( $key == const { pack($name.as_bytes()) } )||+
+    };
+}
+
 /// How `name` (any case) lays out.
 pub(crate) fn role(name: &str) -> Role {
-    const PARAGRAPH: &[&str] = &[
-        "p",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "ul",
-        "ol",
-        "dl",
-        "table",
-        "blockquote",
-        "pre",
-        "hr",
-        "section",
-        "article",
-        "header",
-        "footer",
-        "main",
-        "aside",
-        "nav",
-        "figure",
-        "address",
-        "details",
-        "form",
-        "fieldset",
-    ];
-    const LINE: &[&str] = &[
-        "br",
-        "div",
-        "li",
-        "dt",
-        "dd",
-        "tr",
-        "caption",
-        "figcaption",
-        "summary",
-        "option",
-        "legend",
-        "body",
-        "html",
-    ];
-    const SKIP: &[&str] = &[
-        "script", "style", "template", "noscript", "title", "head", "svg", "iframe", "object",
-        "select",
-    ];
-    let is = |list: &[&str]| list.iter().any(|t| t.eq_ignore_ascii_case(name));
-    if is(PARAGRAPH) {
+    if name.len() > 16 {
+        return Role::Inline;
+    }
+    let k = pack(name.as_bytes());
+    if one_of!(k; "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "table",
+        "blockquote", "pre", "hr", "section", "article", "header", "footer", "main", "aside",
+        "nav", "figure", "address", "details", "form", "fieldset")
+    {
         Role::Paragraph
-    } else if is(LINE) {
+    } else if one_of!(k; "br", "div", "li", "dt", "dd", "tr", "caption", "figcaption", "summary",
+        "option", "legend", "body", "html")
+    {
         Role::Line
-    } else if name.eq_ignore_ascii_case("td") || name.eq_ignore_ascii_case("th") {
+    } else if one_of!(k; "td", "th") {
         Role::Cell
-    } else if is(SKIP) {
+    } else if one_of!(k; "script", "style", "template", "noscript", "title", "head", "svg",
+        "iframe", "object", "select")
+    {
         Role::Skip
     } else {
         Role::Inline
@@ -104,6 +86,7 @@ pub(crate) fn role(name: &str) -> Role {
 pub(crate) struct TextBuilder {
     out: String,
     gap: Option<Gap>,
+    scratch: String,
 }
 
 impl TextBuilder {
@@ -128,35 +111,72 @@ impl TextBuilder {
         }
     }
 
-    /// Decoded text (entities already resolved).
+    /// Decoded text (entities already resolved). Runs of non-space
+    /// characters are copied as slices; only the separators are decided
+    /// character by character.
     pub(crate) fn text(&mut self, s: &str) {
-        for c in s.chars() {
-            // U+00A0 (&nbsp;) is everywhere in SEDIA descriptions and the
-            // derived F&T feed; it is layout, not content.
-            if c.is_whitespace() || c == '\u{a0}' || c == '\u{200b}' {
-                self.want(Gap::Space);
+        let bytes = s.as_bytes();
+        let mut run = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            let (space, len) = if b < 0x80 {
+                (b.is_ascii_whitespace(), 1)
+            } else {
+                let c = s[i..].chars().next().unwrap_or(' ');
+                // U+00A0 (&nbsp;) is everywhere in SEDIA descriptions and the
+                // derived F&T feed; it is layout, not content.
+                (
+                    c.is_whitespace() || c == '\u{a0}' || c == '\u{200b}',
+                    c.len_utf8(),
+                )
+            };
+            // A single ASCII space between two words is already clean:
+            // keep it inside the run instead of flushing word by word.
+            if b == b' '
+                && i > run
+                && bytes
+                    .get(i + 1)
+                    .is_some_and(|n| *n < 0x80 && !n.is_ascii_whitespace())
+            {
+                i += 1;
                 continue;
             }
-            if let Some(gap) = self.gap.take()
-                && !self.out.is_empty()
-            {
-                match gap {
-                    Gap::None => {}
-                    Gap::Space => self.out.push(' '),
-                    Gap::Line => self.out.push('\n'),
-                    Gap::Paragraph => self.out.push_str("\n\n"),
-                }
+            if space {
+                self.push_run(&s[run..i]);
+                self.want(Gap::Space);
+                run = i + len;
             }
-            self.gap = None;
-            self.out.push(c);
+            i += len;
         }
+        self.push_run(&s[run..]);
     }
 
-    /// Raw HTML text: entities are decoded first.
+    fn push_run(&mut self, run: &str) {
+        if run.is_empty() {
+            return;
+        }
+        if let Some(gap) = self.gap.take()
+            && !self.out.is_empty()
+        {
+            match gap {
+                Gap::None => {}
+                Gap::Space => self.out.push(' '),
+                Gap::Line => self.out.push('\n'),
+                Gap::Paragraph => self.out.push_str("\n\n"),
+            }
+        }
+        self.out.push_str(run);
+    }
+
+    /// Raw HTML text: entities are decoded first (into a reused buffer).
     pub(crate) fn raw_text(&mut self, s: &str) {
         if s.contains('&') {
-            let decoded = html_escape::decode_html_entities(s);
-            self.text(&decoded);
+            let mut scratch = std::mem::take(&mut self.scratch);
+            scratch.clear();
+            html_escape::decode_html_entities_to_string(s, &mut scratch);
+            self.text(&scratch);
+            self.scratch = scratch;
         } else {
             self.text(s);
         }
@@ -176,14 +196,14 @@ pub fn html_to_text(html: &str) -> String {
     let mut b = TextBuilder::new();
     let mut i = 0;
     while i < bytes.len() {
-        let Some(lt) = memchr_from(bytes, b'<', i) else {
+        let Some(lt) = find_from(html, '<', i) else {
             b.raw_text(&html[i..]);
             break;
         };
         if lt > i {
             b.raw_text(&html[i..lt]);
         }
-        match scan_markup(bytes, lt) {
+        match scan_markup(html, lt) {
             Markup::Text => {
                 b.text("<");
                 i = lt + 1;
@@ -193,7 +213,7 @@ pub fn html_to_text(html: &str) -> String {
                 let name = &html[name.0..name.1];
                 let r = role(name);
                 if r == Role::Skip && !closing {
-                    i = skip_element(bytes, end, name);
+                    i = skip_element(html, end, name);
                     continue;
                 }
                 b.boundary(r);
@@ -209,11 +229,11 @@ pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn memchr_from(bytes: &[u8], needle: u8, from: usize) -> Option<usize> {
-    bytes[from..]
-        .iter()
-        .position(|&b| b == needle)
-        .map(|p| p + from)
+/// Next `needle` at or after byte `from` (a char boundary: every caller
+/// passes a position next to an ASCII byte). `str::find` with a char is
+/// vectorised (memchr); a byte-slice `position` is not.
+pub(crate) fn find_from(s: &str, needle: char, from: usize) -> Option<usize> {
+    s.get(from..)?.find(needle).map(|p| p + from)
 }
 
 /// What starts at a `<`.
@@ -231,14 +251,18 @@ pub(crate) enum Markup {
 }
 
 /// Reads the markup starting at `bytes[lt] == b'<'`.
-pub(crate) fn scan_markup(bytes: &[u8], lt: usize) -> Markup {
+pub(crate) fn scan_markup(html: &str, lt: usize) -> Markup {
+    let bytes = html.as_bytes();
     let rest = &bytes[lt..];
     if rest.starts_with(b"<!--") {
-        let end = find(bytes, b"-->", lt + 4).map_or(bytes.len(), |p| p + 3);
+        let end = html
+            .get(lt + 4..)
+            .and_then(|r| r.find("-->"))
+            .map_or(bytes.len(), |p| lt + 4 + p + 3);
         return Markup::Ignored { end };
     }
     if rest.starts_with(b"<!") || rest.starts_with(b"<?") {
-        let end = memchr_from(bytes, b'>', lt).map_or(bytes.len(), |p| p + 1);
+        let end = find_from(html, '>', lt).map_or(bytes.len(), |p| p + 1);
         return Markup::Ignored { end };
     }
     let (closing, start) = if rest.get(1) == Some(&b'/') {
@@ -291,27 +315,21 @@ pub(crate) fn scan_markup(bytes: &[u8], lt: usize) -> Markup {
 
 /// Position after the end tag `</name ...>` that closes a raw-text element
 /// opened before `from` (or the end of input).
-pub(crate) fn skip_element(bytes: &[u8], from: usize, name: &str) -> usize {
+pub(crate) fn skip_element(html: &str, from: usize, name: &str) -> usize {
+    let bytes = html.as_bytes();
     let mut i = from;
-    while let Some(lt) = memchr_from(bytes, b'<', i) {
+    while let Some(lt) = find_from(html, '<', i) {
         if bytes.get(lt + 1) == Some(&b'/') {
             let n = name.len();
             if bytes.len() >= lt + 2 + n
                 && bytes[lt + 2..lt + 2 + n].eq_ignore_ascii_case(name.as_bytes())
             {
-                return memchr_from(bytes, b'>', lt).map_or(bytes.len(), |p| p + 1);
+                return find_from(html, '>', lt).map_or(bytes.len(), |p| p + 1);
             }
         }
         i = lt + 1;
     }
     bytes.len()
-}
-
-fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
 }
 
 #[cfg(test)]
