@@ -106,7 +106,15 @@ mod tests {
         let every5 = CronSchedule::parse("*/5 * * * *").unwrap();
         let utc = chrono_tz::UTC;
         // (name, schedule, last run, failures, now, jitter, expected next run)
-        type Case<'a> = (&'a str, &'a CronSchedule, Option<&'a str>, u32, &'a str, f64, &'a str);
+        type Case<'a> = (
+            &'a str,
+            &'a CronSchedule,
+            Option<&'a str>,
+            u32,
+            &'a str,
+            f64,
+            &'a str,
+        );
         let table: &[Case] = &[
             (
                 "never ran: first tick",

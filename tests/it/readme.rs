@@ -16,7 +16,11 @@ fn readme_usage_is_the_help_output() {
     let open = block.find("```text\n").expect("```text block") + "```text\n".len();
     let close = block[open..].find("```").expect("closing fence") + open;
     let documented = &block[open..close];
-    let out = assert_cmd::Command::cargo_bin("fundwatch").unwrap().arg("--help").output().unwrap();
+    let out = assert_cmd::Command::cargo_bin("fundwatch")
+        .unwrap()
+        .arg("--help")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
     assert_eq!(
@@ -28,7 +32,14 @@ fn readme_usage_is_the_help_output() {
 
 #[test]
 fn ci_runs_the_readme_test_command() {
-    let ci = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/run")).unwrap();
-    assert!(readme().contains("cargo test "), "the README gives `cargo test`");
-    assert!(ci.lines().any(|l| l.trim_start().starts_with("cargo test")), ".ci/run runs cargo test");
+    let ci =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/run")).unwrap();
+    assert!(
+        readme().contains("cargo test "),
+        "the README gives `cargo test`"
+    );
+    assert!(
+        ci.lines().any(|l| l.trim_start().starts_with("cargo test")),
+        ".ci/run runs cargo test"
+    );
 }

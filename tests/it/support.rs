@@ -26,7 +26,14 @@ pub fn fundwatch(dir: &Path) -> assert_cmd::Command {
         .env_remove("FUNDWATCH_SOURCES");
     // reqwest honours the system proxy variables; a proxy on the CI machine
     // must not intercept the loopback fixture servers.
-    for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
         cmd.env_remove(var);
     }
     cmd
