@@ -763,7 +763,7 @@ fn lead(text: &str) -> String {
     const MAX: usize = 300;
     let Some(p) = text
         .split("\n\n")
-        .map(|p| one_line(p))
+        .map(one_line)
         .find(|p| p.chars().count() > 40)
         .or_else(|| text.split("\n\n").map(one_line).find(|p| !p.is_empty()))
     else {
@@ -828,7 +828,8 @@ mod tests {
 
     #[test]
     fn portal_dates() {
-        let table: &[(&str, Option<(Precision, &str, &str, Option<&str>)>)] = &[
+        type Want<'a> = Option<(Precision, &'a str, &'a str, Option<&'a str>)>;
+        let table: &[(&str, Want)] = &[
             (
                 "2027-04-08T00:00:00.000+0000",
                 Some((Precision::Date, "2027-04-08", "Europe/Brussels", None)),

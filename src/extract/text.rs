@@ -288,12 +288,12 @@ pub(crate) fn scan_markup(html: &str, lt: usize) -> Markup {
         match quote {
             Some(q) if c == q => quote = None,
             Some(_) => {}
-            None if c == b'"' || c == b'\'' => {
-                // Only a quote right after `=` opens a value; a stray quote
-                // elsewhere (`<a b"c>`) must not swallow the rest of the page.
-                if bytes[..k].iter().rev().find(|b| !b.is_ascii_whitespace()) == Some(&b'=') {
-                    quote = Some(c);
-                }
+            // Only a quote right after `=` opens a value; a stray quote
+            // elsewhere (`<a b"c>`) must not swallow the rest of the page.
+            None if (c == b'"' || c == b'\'')
+                && bytes[..k].iter().rev().find(|b| !b.is_ascii_whitespace()) == Some(&b'=') =>
+            {
+                quote = Some(c);
             }
             None if c == b'>' => {
                 return Markup::Tag {

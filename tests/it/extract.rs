@@ -856,7 +856,8 @@ fn conformance_sedia_horizon_subset() {
     let page = eu_portal::parse_page(&bytes).unwrap();
     assert_eq!((page.total_results, page.rows.len()), (9, 4));
     let got = eu_portal::into_drafts(page.rows, &eu(), at("2026-03-10T00:00:00Z"));
-    let summary: Vec<(String, String, Option<Status>, Vec<String>, Option<String>)> = got
+    type Row = (String, String, Option<Status>, Vec<String>, Option<String>);
+    let summary: Vec<Row> = got
         .calls
         .iter()
         .map(|c| {
