@@ -71,21 +71,24 @@ fn load_labelled(path: &Path) -> Vec<Labelled> {
         .collect()
 }
 
-fn ours_correct(l: &Labelled) -> bool {
+fn ours_found(l: &Labelled) -> BTreeSet<String> {
     let ctx = DateContext {
         lang: l.lang,
         zone: chrono_tz::Europe::Paris,
         now: l.now,
     };
-    let got: BTreeSet<String> = extract(&l.phrase, &ctx)
+    extract(&l.phrase, &ctx)
         .into_iter()
         .filter(|f| f.role == DateRole::Deadline)
         .map(|f| match f.point.precision {
             Precision::Month => f.point.date_string(),
             _ => f.point.date.format("%Y-%m-%d").to_string(),
         })
-        .collect();
-    got == l.want
+        .collect()
+}
+
+fn ours_correct(l: &Labelled) -> bool {
+    ours_found(l) == l.want
 }
 
 /// Documents of about 2–3 KB, each holding `per_doc` labelled phrases among
@@ -193,6 +196,9 @@ fn main() {
         f("total"),
         100.0 * f("correct") / f("total").max(1.0)
     );
+    for l in labelled.iter().filter(|l| !ours_correct(l)) {
+        println!("fundwatch missed: {:?}: expected {:?}, found {:?}", l.phrase, l.want, ours_found(l));
+    }
     println!(
         "\nspeed ratio: {:.0}× (MB/s); dateparser measured on {} of {} documents in {:.1} s",
         ours_mbs / f("mb_per_s").max(f64::MIN_POSITIVE),
