@@ -56,7 +56,7 @@ const WORDS: &[&str] = &[
 
 fn generated_call(i: usize, source: &str) -> Call {
     let w = |k: usize| WORDS[(i * 7 + k * 13) % WORDS.len()];
-    let fr = i % 2 == 0;
+    let fr = i.is_multiple_of(2);
     Call {
         id: format!("gen-{i:06}"),
         source_id: source.to_owned(),

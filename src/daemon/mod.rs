@@ -138,16 +138,16 @@ pub enum DaemonError {
     Store {
         /// The database file.
         path: PathBuf,
-        /// The cause.
+        /// The cause (boxed: it is large, and this error is rare).
         #[source]
-        source: StoreError,
+        source: Box<StoreError>,
     },
     /// The index could not be opened.
     #[error(transparent)]
     Index(#[from] IndexError),
-    /// The HTTP client could not be built.
+    /// The HTTP client could not be built (boxed: large and rare).
     #[error("cannot set up the HTTP client: {0}")]
-    Fetch(#[from] FetchError),
+    Fetch(Box<FetchError>),
     /// Signal handlers could not be installed.
     #[error("cannot listen for signals: {0}")]
     Signals(std::io::Error),
@@ -232,7 +232,7 @@ fn open_store(path: &Path) -> Result<Arc<Mutex<Store>>, DaemonError> {
         .map(|s| Arc::new(Mutex::new(s)))
         .map_err(|source| DaemonError::Store {
             path: path.to_owned(),
-            source,
+            source: Box::new(source),
         })
 }
 
@@ -287,7 +287,8 @@ pub async fn run(cfg: DaemonConfig, notifier: Notifier) -> Result<(), DaemonErro
             .first()
             .map(|s| s.fetch.clone())
             .unwrap_or_default(),
-    )?;
+    )
+    .map_err(|e| DaemonError::Fetch(Box::new(e)))?;
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
     let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;

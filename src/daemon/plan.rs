@@ -135,6 +135,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)] // a table of cases reads best inline
     fn next_runs_follow_the_rules() {
         let daily6 = CronSchedule::parse("0 0 6 * * *").unwrap();
         let every5 = CronSchedule::parse("*/5 * * * *").unwrap();

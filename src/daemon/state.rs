@@ -50,6 +50,9 @@ pub struct DaemonState {
     pub stopped_at: Option<DateTime<Utc>>,
 }
 
+/// Sources named in the summary line before "and N more".
+const MAX_NAMED: usize = 5;
+
 /// The one-line summary: "crawling eu-horizon, anr" or "idle; next:
 /// region-aura at 10:00" (in `tz`, with the date when it is not today).
 pub fn activity(
@@ -64,8 +67,15 @@ pub fn activity(
         .filter(|j| !matches!(*j, "digest" | "report" | "index"))
         .collect();
     let mut parts = Vec::new();
-    if !crawling.is_empty() {
-        parts.push(format!("crawling {}", crawling.join(", ")));
+    // A round of 200 sources would make an unreadable line: name a few.
+    match crawling.len() {
+        0 => {}
+        n if n <= MAX_NAMED => parts.push(format!("crawling {}", crawling.join(", "))),
+        n => parts.push(format!(
+            "crawling {} and {} more",
+            crawling[..MAX_NAMED].join(", "),
+            n - MAX_NAMED
+        )),
     }
     for (job, doing) in [
         ("digest", "sending digests"),
@@ -106,7 +116,8 @@ mod tests {
         let tomorrow: DateTime<Utc> = "2026-11-27T05:00:00Z".parse().unwrap();
         let paris = chrono_tz::Europe::Paris;
         let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let table: &[(&[&str], Option<(&str, DateTime<Utc>)>, &str)] = &[
+        type Case<'a> = (&'a [&'a str], Option<(&'a str, DateTime<Utc>)>, &'a str);
+        let table: &[Case] = &[
             (&[], None, "idle"),
             (
                 &[],
@@ -120,6 +131,11 @@ mod tests {
             ),
             (&["anr", "index"], None, "crawling anr, updating the index"),
             (&["digest"], None, "sending digests"),
+            (
+                &["a", "b", "c", "d", "e", "f", "g"],
+                None,
+                "crawling a, b, c, d, e and 2 more",
+            ),
         ];
         for (running, next, want) in table {
             assert_eq!(activity(&s(running), *next, now, paris), *want);

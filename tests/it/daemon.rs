@@ -525,3 +525,41 @@ async fn kill_9_in_the_middle_of_a_crawl_loses_nothing_and_the_restart_catches_u
     let (code, _) = daemon.wait_exit(Duration::from_secs(10));
     assert_eq!(code, Some(0), "log:\n{}", daemon.log());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_a_long_crawl_cancels_it_and_exits_within_10_s() {
+    // The only answer takes a minute: longer than the grace period.
+    let slow = feed_server(
+        &["slow"],
+        Arc::new(AtomicUsize::new(0)),
+        Duration::from_secs(60),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("sources.toml"),
+        sources_file(&[source_block("slow", &slow.uri())]),
+    )
+    .unwrap();
+    let mut daemon = Daemon::start(d, None);
+    wait_for(
+        "the slow crawl to start",
+        Duration::from_secs(10),
+        &daemon,
+        || log_has(&daemon.log(), &["crawl started", "source.id=slow"]),
+    );
+    daemon.signal("TERM");
+    let (code, took) = daemon.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "log:\n{}", daemon.log());
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let log = daemon.log();
+    assert!(log.contains("grace period over"), "{log}");
+    assert!(
+        log_has(&log, &["crawl cancelled", "source.id=slow"]),
+        "{log}"
+    );
+    assert!(log.contains("daemon stopped"), "{log}");
+    // Nothing recorded for the cancelled crawl: it is overdue at the next start.
+    assert!(last_run(d, "slow").is_none());
+}
