@@ -278,9 +278,11 @@ async fn the_daemon_crawls_on_schedule_refuses_rivals_reloads_and_stops_cleanly(
     let server = feed_server(&["alpha", "beta"], extra.clone(), Duration::ZERO).await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    // "broken" answers 404: it fails and backs off without holding up the others.
     let sources = sources_file(&[
         source_block("alpha", &server.uri()),
         source_block("beta", &server.uri()),
+        source_block("broken", &server.uri()),
     ]);
     std::fs::write(d.join("sources.toml"), &sources).unwrap();
 
@@ -348,7 +350,28 @@ async fn the_daemon_crawls_on_schedule_refuses_rivals_reloads_and_stops_cleanly(
         &daemon,
         || search_count(d, "quokka") == 2 && search_count(d, "narwhal") == 2,
     );
+    wait_for(
+        "the broken source to fail",
+        Duration::from_secs(10),
+        &daemon,
+        || source_status(&status(d), "broken")["health"] == "failing",
+    );
     let s = status(d);
+    let broken = source_status(&s, "broken");
+    let failed_at: chrono::DateTime<chrono::Utc> =
+        broken["last_run"].as_str().unwrap().parse().unwrap();
+    let retry_at: chrono::DateTime<chrono::Utc> =
+        broken["next_run"].as_str().unwrap().parse().unwrap();
+    // Backed off by plan::BACKOFF_BASE (5 min) instead of every 2 s, and
+    // still scheduled: never disabled.
+    assert!(
+        retry_at >= failed_at + chrono::Duration::minutes(5),
+        "{broken:#}"
+    );
+    assert!(
+        broken["last_error"].as_str().unwrap().contains("404"),
+        "{broken:#}"
+    );
     assert_eq!(s["daemon"]["running"], true, "{s:#}");
     assert_eq!(s["daemon"]["pid"], daemon.pid(), "{s:#}");
     assert!(s["daemon"]["activity"].is_string(), "{s:#}");
