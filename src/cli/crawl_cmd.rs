@@ -92,6 +92,10 @@ pub fn run(cli: &Cli, args: &CrawlArgs) -> anyhow::Result<Exit> {
     let sources = cli.load_sources()?;
     let selected = select(&sources, &args.only)?;
     super::ensure_dir(&cli.data_dir)?;
+    let _lock = match super::daemon_cmd::lock_for_one_shot(cli, "crawl")? {
+        Ok(lock) => lock,
+        Err(busy) => return Ok(busy),
+    };
     let store = Store::open(&cli.db_path())
         .with_context(|| format!("cannot open {}", cli.db_path().display()))?;
     let store = Arc::new(Mutex::new(store));

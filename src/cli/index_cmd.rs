@@ -71,7 +71,9 @@ pub fn update_index(cli: &Cli, store: &Store) -> anyhow::Result<()> {
 /// commits, for instance).
 pub fn open_for_search(cli: &Cli) -> anyhow::Result<IndexHandle> {
     let index = open_index(cli)?;
-    if cli.db_path().exists() {
+    // While the daemon (or a one-shot crawl) holds the data directory, it
+    // keeps the index current: read as is, never compete for the writer.
+    if cli.db_path().exists() && !super::daemon_cmd::writer_running(cli) {
         let store = Store::open(&cli.db_path())
             .with_context(|| format!("cannot open {}", cli.db_path().display()))?;
         match sync::catch_up(&store, &index) {
@@ -88,6 +90,10 @@ pub fn open_for_search(cli: &Cli) -> anyhow::Result<IndexHandle> {
 }
 
 pub fn run(cli: &Cli, _args: &ReindexArgs) -> anyhow::Result<Exit> {
+    let _lock = match super::daemon_cmd::lock_for_one_shot(cli, "reindex")? {
+        Ok(lock) => lock,
+        Err(busy) => return Ok(busy),
+    };
     let store = Store::open(&cli.db_path())
         .with_context(|| format!("cannot open {}", cli.db_path().display()))?;
     let index = open_index(cli)?;

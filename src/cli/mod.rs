@@ -4,6 +4,7 @@
 
 mod config_cmd;
 mod crawl_cmd;
+mod daemon_cmd;
 mod dates_cmd;
 mod export_cmd;
 mod index_cmd;
@@ -11,6 +12,7 @@ mod search_cmd;
 mod show_cmd;
 mod sources_cmd;
 mod stats_cmd;
+mod status_cmd;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -113,6 +115,8 @@ pub enum Command {
     Config(config_cmd::ConfigCommand),
     /// Crawl sources now, once, and store what they hold.
     Crawl(crawl_cmd::CrawlArgs),
+    /// Run the service: every source, the digests and the report on their schedules.
+    Daemon(daemon_cmd::DaemonArgs),
     /// Find the dates in a text (argument or stdin), as fundwatch reads them.
     Dates(dates_cmd::DatesArgs),
     /// Export the matching calls: iCalendar (one event per deadline), CSV or JSON.
@@ -128,6 +132,8 @@ pub enum Command {
     Sources(sources_cmd::SourcesCommand),
     /// Indicators: calls by level, funder, programme, status, deadline month, week, source.
     Stats(stats_cmd::StatsArgs),
+    /// Whether a daemon runs here, what it does, each source's last and next run.
+    Status(status_cmd::StatusArgs),
 }
 
 impl Cli {
@@ -172,11 +178,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match &cli.command {
         Command::Config(c) => config_cmd::run(&cli, c),
         Command::Crawl(a) => crawl_cmd::run(&cli, a),
+        Command::Daemon(a) => daemon_cmd::run(&cli, a),
         Command::Dates(a) => dates_cmd::run(a),
         Command::Export(a) => export_cmd::run(&cli, a),
         Command::Reindex(a) => index_cmd::run(&cli, a),
         Command::Search(a) => search_cmd::run(&cli, a),
         Command::Stats(a) => stats_cmd::run(&cli, a),
+        Command::Status(a) => status_cmd::run(&cli, a),
         Command::Show(a) => show_cmd::run(&cli, a),
         Command::Sources(c) => sources_cmd::run(&cli, c),
     }

@@ -38,7 +38,7 @@ pub fn backoff(failures: u32) -> Duration {
         .min(BACKOFF_CAP)
 }
 
-/// The next run of a job.
+/// The next run of a job, with at most [`MAX_JITTER`] of jitter.
 ///
 /// `last_run`: when it last ran (None: never). `failures`: consecutive
 /// failures so far. `jitter`: a fraction in [0, 1) supplied by the caller
@@ -51,8 +51,42 @@ pub fn next_run(
     now: DateTime<Utc>,
     jitter: f64,
 ) -> DateTime<Utc> {
-    let jitter = chrono::Duration::from_std(MAX_JITTER.mul_f64(jitter.clamp(0.0, 0.999)))
-        .unwrap_or_default();
+    next_run_with(schedule, tz, last_run, failures, now, jitter, MAX_JITTER)
+}
+
+/// The largest jitter for `schedule`: `max_jitter`, but at most a quarter
+/// of the gap between its next two ticks, so that a schedule firing every
+/// few seconds keeps its rhythm and runs never overtake each other.
+pub fn jitter_cap(
+    schedule: &CronSchedule,
+    tz: Tz,
+    now: DateTime<Utc>,
+    max_jitter: Duration,
+) -> Duration {
+    let ticks = schedule.upcoming(now, tz, 2);
+    match ticks.as_slice() {
+        [a, b] => (*b - *a)
+            .to_std()
+            .map(|gap| (gap / 4).min(max_jitter))
+            .unwrap_or(max_jitter),
+        _ => max_jitter,
+    }
+}
+
+/// [`next_run`] with the jitter bound chosen by the caller
+/// (`fundwatch daemon --max-jitter`), itself capped by [`jitter_cap`].
+pub fn next_run_with(
+    schedule: &CronSchedule,
+    tz: Tz,
+    last_run: Option<DateTime<Utc>>,
+    failures: u32,
+    now: DateTime<Utc>,
+    jitter: f64,
+    max_jitter: Duration,
+) -> DateTime<Utc> {
+    let cap = jitter_cap(schedule, tz, now, max_jitter);
+    let jitter =
+        chrono::Duration::from_std(cap.mul_f64(jitter.clamp(0.0, 0.999))).unwrap_or_default();
     let Some(last) = last_run else {
         // Never ran: wait for the first tick (a new daemon does not storm
         // every source at once); `crawl` exists for "now".
@@ -101,6 +135,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)] // a table of cases reads best inline
     fn next_runs_follow_the_rules() {
         let daily6 = CronSchedule::parse("0 0 6 * * *").unwrap();
         let every5 = CronSchedule::parse("*/5 * * * *").unwrap();
@@ -184,5 +219,30 @@ mod tests {
             let got = next_run(sched, utc, last.map(t), *failures, t(now), *jitter);
             assert_eq!(got.to_rfc3339(), *want, "{name}");
         }
+    }
+
+    #[test]
+    fn jitter_stays_within_a_quarter_of_the_period() {
+        let every2s = CronSchedule::parse("*/2 * * * * *").unwrap();
+        let daily6 = CronSchedule::parse("0 0 6 * * *").unwrap();
+        let utc = chrono_tz::UTC;
+        let now = t("2026-11-26T10:00:00Z");
+        let table = [
+            (&every2s, MAX_JITTER, Duration::from_millis(500)),
+            (&daily6, MAX_JITTER, MAX_JITTER),
+            (&daily6, Duration::ZERO, Duration::ZERO),
+            (&daily6, Duration::from_secs(10), Duration::from_secs(10)),
+        ];
+        for (sched, max, want) in table {
+            assert_eq!(jitter_cap(sched, utc, now, max), want, "{max:?}");
+        }
+        // A run every 2 s never drifts past the next tick, whatever the draw.
+        let got = next_run(&every2s, utc, Some(now), 0, now, 0.999);
+        assert!(
+            got > t("2026-11-26T10:00:02Z") && got < t("2026-11-26T10:00:02.5Z"),
+            "{got}"
+        );
+        let none = next_run_with(&every2s, utc, Some(now), 0, now, 0.999, Duration::ZERO);
+        assert_eq!(none, t("2026-11-26T10:00:02Z"));
     }
 }
