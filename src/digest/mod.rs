@@ -5,6 +5,7 @@
 //! Composing a [`Digest`] and rendering it are pure (values in, values out);
 //! sending lives with the mail transport.
 
+pub mod compose;
 pub mod render;
 
 use std::fmt;
