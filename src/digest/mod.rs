@@ -6,6 +6,7 @@
 //! sending lives with the mail transport.
 
 pub mod compose;
+pub mod mail;
 pub mod render;
 
 use std::fmt;
