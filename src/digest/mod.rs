@@ -7,6 +7,7 @@
 
 pub mod compose;
 pub mod mail;
+pub mod report;
 pub mod render;
 
 use std::fmt;

@@ -398,6 +398,19 @@ impl Store {
         }))
     }
 
+    /// How many calls were first stored at or after `since` (the officer's
+    /// report: calls added this period).
+    pub fn calls_added_since(&self, since: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM calls WHERE first_seen >= ?1",
+                [ts(since)],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(self.err("counting added calls"))
+    }
+
     /// Marks row `id` delivered.
     pub fn mark_sent(&mut self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         let e = self.err("marking a digest sent");
