@@ -8,6 +8,7 @@
 pub mod compose;
 pub mod mail;
 pub mod report;
+pub mod send;
 pub mod render;
 
 use std::fmt;
