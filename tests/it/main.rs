@@ -7,4 +7,5 @@ mod cli_search;
 mod extract;
 mod fetch;
 mod identity;
+mod smtp;
 mod support;
