@@ -4,6 +4,7 @@
 
 mod cli_crawl;
 mod cli_search;
+mod digest;
 mod extract;
 mod fetch;
 mod identity;
