@@ -184,7 +184,7 @@ pub fn change_notes(call_id: &str, changes: &[Change], lang: Language, tz: Tz) -
         let Some(first) = of_field.next() else {
             continue;
         };
-        let last = of_field.last().unwrap_or(first);
+        let last = of_field.next_back().unwrap_or(first);
         let old = display_value(field, &first.old, lang, tz);
         let new = display_value(field, &last.new, lang, tz);
         if old != new {

@@ -315,7 +315,7 @@ pub fn render_report(r: &Report, tz: Tz) -> RenderedReport {
     );
     for (heading, lines) in &sections {
         let _ = write!(text, "\n== {heading} ==\n");
-        let _ = write!(html, "<h2>{}</h2>\n", html_escape::encode_text(heading));
+        let _ = writeln!(html, "<h2>{}</h2>", html_escape::encode_text(heading));
         if lines.is_empty() {
             text.push_str("none\n");
             html.push_str("<p>none</p>\n");

@@ -123,6 +123,9 @@ pub struct Undelivered {
     pub error: String,
 }
 
+/// The outcome of one claimed row: delivered (profile, period), or not.
+type Delivery = Result<(String, String), Undelivered>;
+
 /// What [`send_digests`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SendReport {
@@ -379,54 +382,52 @@ pub async fn deliver_pending(
         .filter(|r| only.is_empty() || only.contains(&r.profile_id))
         .collect();
     let mailer = &mailer;
-    let results: Vec<Result<Option<Result<(String, String), Undelivered>>, DigestError>> =
-        futures_util::stream::iter(rows)
-            .map(|row| {
-                let store = store.clone();
-                async move {
-                    let s = store.clone();
-                    let id = row.id;
-                    let Some(msg) =
-                        blocking(move || Ok(lock(&s).claim_digest(id, now, STALE_CLAIM)?)).await?
-                    else {
-                        return Ok(None);
-                    };
-                    let out = Outgoing {
-                        to: msg.entry.recipient.clone(),
-                        subject: msg.entry.subject.clone(),
-                        text: msg.text,
-                        html: msg.html,
-                        message_id: msg.message_id,
-                        list_unsubscribe: msg.list_unsubscribe,
-                        file_stem: format!("{}-{}", msg.entry.profile_id, msg.entry.period),
-                    };
-                    let key = (msg.entry.profile_id.clone(), msg.entry.period.clone());
-                    let result = mailer.send(&out).await;
-                    let s = store.clone();
-                    match result {
-                        Ok(()) => {
-                            blocking(move || Ok(lock(&s).mark_sent(id, now)?)).await?;
-                            Ok(Some(Ok(key)))
-                        }
-                        Err(e) => {
-                            let permanent = e.is_permanent();
-                            let error = e.to_string();
-                            let err = error.clone();
-                            blocking(move || Ok(lock(&s).mark_failed(id, &err, permanent)?))
-                                .await?;
-                            Ok(Some(Err(Undelivered {
-                                profile_id: key.0,
-                                period: key.1,
-                                permanent,
-                                error,
-                            })))
-                        }
+    let results: Vec<Result<Option<Delivery>, DigestError>> = futures_util::stream::iter(rows)
+        .map(|row| {
+            let store = store.clone();
+            async move {
+                let s = store.clone();
+                let id = row.id;
+                let Some(msg) =
+                    blocking(move || Ok(lock(&s).claim_digest(id, now, STALE_CLAIM)?)).await?
+                else {
+                    return Ok(None);
+                };
+                let out = Outgoing {
+                    to: msg.entry.recipient.clone(),
+                    subject: msg.entry.subject.clone(),
+                    text: msg.text,
+                    html: msg.html,
+                    message_id: msg.message_id,
+                    list_unsubscribe: msg.list_unsubscribe,
+                    file_stem: format!("{}-{}", msg.entry.profile_id, msg.entry.period),
+                };
+                let key = (msg.entry.profile_id.clone(), msg.entry.period.clone());
+                let result = mailer.send(&out).await;
+                let s = store.clone();
+                match result {
+                    Ok(()) => {
+                        blocking(move || Ok(lock(&s).mark_sent(id, now)?)).await?;
+                        Ok(Some(Ok(key)))
+                    }
+                    Err(e) => {
+                        let permanent = e.is_permanent();
+                        let error = e.to_string();
+                        let err = error.clone();
+                        blocking(move || Ok(lock(&s).mark_failed(id, &err, permanent)?)).await?;
+                        Ok(Some(Err(Undelivered {
+                            profile_id: key.0,
+                            period: key.1,
+                            permanent,
+                            error,
+                        })))
                     }
                 }
-            })
-            .buffer_unordered(PARALLEL_SENDS)
-            .collect()
-            .await;
+            }
+        })
+        .buffer_unordered(PARALLEL_SENDS)
+        .collect()
+        .await;
     let mut sent = Vec::new();
     let mut failed = Vec::new();
     for r in results {
