@@ -29,12 +29,11 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
-use tantivy::query_grammar::{self, Occur, UserInputAst, UserInputLeaf};
 
 use crate::digest::Reason;
 use crate::index::analyzer::{self, keyword_token};
-use crate::index::ram::{CandidateIndex, ParsedQuery};
-use crate::index::schema::{self as ischema, Alias, TextPart};
+use crate::index::ram::{CandidateIndex, ParsedQuery, positive_terms};
+use crate::index::schema::TextPart;
 use crate::index::{Glossary, IndexDoc, IndexError};
 use crate::model::{Call, DatePoint, Status};
 use crate::settings::Profile;
@@ -130,53 +129,6 @@ pub fn eligible(call: &Call, p: &Profile, now: DateTime<Utc>) -> bool {
     true
 }
 
-/// A query word or phrase that can explain a match, with the text part it
-/// was restricted to (`title:sol`), if any.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct QueryTerm {
-    phrase: String,
-    part: Option<TextPart>,
-}
-
-/// The positive text literals of a query (not under `NOT`/`-`), in order.
-fn query_terms(query: &str) -> Vec<QueryTerm> {
-    fn walk(ast: &UserInputAst, out: &mut Vec<QueryTerm>) {
-        match ast {
-            UserInputAst::Clause(children) => {
-                for (occur, child) in children {
-                    if *occur != Some(Occur::MustNot) {
-                        walk(child, out);
-                    }
-                }
-            }
-            UserInputAst::Boost(inner, _) => walk(inner, out),
-            UserInputAst::Leaf(leaf) => {
-                if let UserInputLeaf::Literal(lit) = leaf.as_ref() {
-                    let part = match &lit.field_name {
-                        None => None,
-                        Some(name) => match ischema::alias(name) {
-                            Some(Alias::Text(part)) => Some(part),
-                            _ => return,
-                        },
-                    };
-                    let t = QueryTerm {
-                        phrase: lit.phrase.clone(),
-                        part,
-                    };
-                    if !lit.phrase.trim().is_empty() && !out.contains(&t) {
-                        out.push(t);
-                    }
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    if let Ok(ast) = query_grammar::parse_query(query) {
-        walk(&ast, &mut out);
-    }
-    out
-}
-
 /// A term's tokens under both analysers.
 #[derive(Debug, Clone)]
 struct Analysed {
@@ -202,7 +154,7 @@ struct ProfileTerms {
 
 impl ProfileTerms {
     fn new(query: &str, glossary: &Glossary) -> ProfileTerms {
-        let terms = query_terms(query)
+        let terms = positive_terms(query)
             .into_iter()
             .map(|t| {
                 let own = analyse(&t.phrase);

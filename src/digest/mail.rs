@@ -214,6 +214,15 @@ fn smtp_message(e: &lettre::transport::smtp::Error) -> String {
     msg
 }
 
+/// What the logs say about a failure: the reply code only when there is
+/// one, since the relay's text often quotes the recipient's address.
+fn log_message(e: &lettre::transport::smtp::Error) -> String {
+    match e.status() {
+        Some(code) => format!("SMTP reply {code}"),
+        None => e.to_string(),
+    }
+}
+
 impl Mailer {
     /// The transport `settings` describe: SMTP when `[smtp]` is present
     /// (password read now, so a rotated credential is used), else `.eml`
@@ -285,7 +294,7 @@ impl Mailer {
                             return Ok(());
                         }
                         Err(e) if e.is_permanent() => {
-                            tracing::warn!(%domain, error = %smtp_message(&e), "the relay rejected a message");
+                            tracing::warn!(%domain, error = %log_message(&e), "the relay rejected a message");
                             return Err(MailError::Permanent {
                                 domain,
                                 message: smtp_message(&e),
@@ -293,7 +302,7 @@ impl Mailer {
                         }
                         Err(e) => {
                             last = smtp_message(&e);
-                            tracing::warn!(%domain, attempt = attempt + 1, error = %last, "temporary failure, will retry");
+                            tracing::warn!(%domain, attempt = attempt + 1, error = %log_message(&e), "temporary failure, will retry");
                         }
                     }
                 }

@@ -13,9 +13,11 @@ use std::path::Path;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::Query;
+use tantivy::query_grammar::{self, Occur, UserInputAst, UserInputLeaf};
 use tantivy::schema::Value;
 use tantivy::{DocAddress, Index, TantivyDocument};
 
+use super::schema::{self, Alias, TextPart};
 use super::{Fields, Glossary, IndexDoc, IndexError, IndexHandle, query};
 
 /// Shown in error messages in place of a directory.
@@ -131,6 +133,57 @@ impl CandidateIndex {
             .filter_map(|(score, addr)| self.positions.get(&addr).map(|p| (*p, score)))
             .collect())
     }
+}
+
+/// A query word or phrase that can explain a match, with the text part it
+/// was restricted to (`title:sol`), if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryTerm {
+    /// The word or phrase as typed.
+    pub phrase: String,
+    /// The text part it is restricted to.
+    pub part: Option<TextPart>,
+}
+
+/// The positive text literals of a query (not under `NOT`/`-`), in order,
+/// as typed (before glossary expansion): what can explain a match. Keyword
+/// and date clauses (`level:eu`) are left out. An unparsable query has none.
+pub fn positive_terms(query: &str) -> Vec<QueryTerm> {
+    fn walk(ast: &UserInputAst, out: &mut Vec<QueryTerm>) {
+        match ast {
+            UserInputAst::Clause(children) => {
+                for (occur, child) in children {
+                    if *occur != Some(Occur::MustNot) {
+                        walk(child, out);
+                    }
+                }
+            }
+            UserInputAst::Boost(inner, _) => walk(inner, out),
+            UserInputAst::Leaf(leaf) => {
+                if let UserInputLeaf::Literal(lit) = leaf.as_ref() {
+                    let part = match &lit.field_name {
+                        None => None,
+                        Some(name) => match schema::alias(name) {
+                            Some(Alias::Text(part)) => Some(part),
+                            _ => return,
+                        },
+                    };
+                    let t = QueryTerm {
+                        phrase: lit.phrase.clone(),
+                        part,
+                    };
+                    if !lit.phrase.trim().is_empty() && !out.contains(&t) {
+                        out.push(t);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(ast) = query_grammar::parse_query(query) {
+        walk(&ast, &mut out);
+    }
+    out
 }
 
 #[cfg(test)]
