@@ -541,7 +541,14 @@ mod tests {
         let long_ago = Some(now() - Duration::days(60));
         // (profile setup, last digest, expected ids in rank order)
         type Setup = fn(&mut Profile);
-        let table: &[(&str, &str, Setup, Option<DateTime<Utc>>, &[&str])] = &[
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            Setup,
+            Option<DateTime<Utc>>,
+            &'a [&'a str],
+        );
+        let table: &[Case] = &[
             // First run: only calls first seen in the last 7 days (old-soil is 20 days old);
             // closed and past-deadline calls never match.
             (
@@ -630,7 +637,8 @@ mod tests {
     #[test]
     fn reasons_name_query_words_and_fields_in_both_languages() {
         let m = matcher();
-        let table: &[(&str, Language, &str, &[(&str, &[&str])])] = &[
+        type Case<'a> = (&'a str, Language, &'a str, &'a [(&'a str, &'a [&'a str])]);
+        let table: &[Case] = &[
             (
                 "sol OR soil",
                 Language::Fr,
