@@ -23,6 +23,7 @@ pub mod export;
 pub mod extract;
 pub mod fetch;
 pub mod index;
+pub mod matching;
 pub mod model;
 pub mod normalize;
 pub mod settings;

@@ -11,7 +11,8 @@ use super::{Cli, Exit};
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Validate sources.toml and print each source's next three runs.
+    /// Validate sources.toml, fundwatch.toml and profiles.toml (every
+    /// profile query with the search parser); print each source's next runs.
     Check,
 }
 
@@ -50,5 +51,33 @@ fn check(cli: &Cli) -> anyhow::Result<Exit> {
             runs.join(", ")
         )?;
     }
+    let settings = cli.load_settings()?;
+    match &settings.path {
+        Some(p) => writeln!(
+            out,
+            "{}: valid; digests {} ({}), report {}, {}",
+            p.display(),
+            settings.digest_schedule.expr,
+            settings.timezone,
+            settings.report_schedule.expr,
+            match &settings.smtp {
+                Some(s) => format!("SMTP {}:{}", s.host, s.port),
+                None => "no [smtp]: digests written to DIR/outbox/".to_owned(),
+            }
+        )?,
+        None => writeln!(
+            out,
+            "{}: absent; defaults apply, digests written to DIR/outbox/",
+            cli.config.display()
+        )?,
+    }
+    let (n, problems) = super::profiles_cmd::query_problems(cli)?;
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("fundwatch: error: {p}");
+        }
+        return Ok(Exit::Config);
+    }
+    writeln!(out, "{}: {n} profiles, valid", cli.profiles.display())?;
     Ok(Exit::Ok)
 }

@@ -6,8 +6,11 @@ mod config_cmd;
 mod crawl_cmd;
 mod daemon_cmd;
 mod dates_cmd;
+mod digest_cmd;
 mod export_cmd;
 mod index_cmd;
+mod profiles_cmd;
+mod report_cmd;
 mod search_cmd;
 mod show_cmd;
 mod sources_cmd;
@@ -22,6 +25,7 @@ use clap::{Parser, Subcommand};
 
 use fundwatch::config::{ConfigError, Sources};
 use fundwatch::index::IndexError;
+use fundwatch::settings::{Profiles, Settings};
 
 /// Exit codes (documented in `--help` and the README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +104,27 @@ pub struct Cli {
     )]
     pub sources: PathBuf,
 
+    /// Settings file (mail transport, digest and report schedules); absent:
+    /// defaults, digests written to DIR/outbox/.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        default_value = "fundwatch.toml",
+        env = "FUNDWATCH_CONFIG"
+    )]
+    pub config: PathBuf,
+
+    /// Profiles file (the academics' interest profiles); absent: no profiles.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        default_value = "profiles.toml",
+        env = "FUNDWATCH_PROFILES"
+    )]
+    pub profiles: PathBuf,
+
     /// More log output (repeat for more); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -119,10 +144,19 @@ pub enum Command {
     Daemon(daemon_cmd::DaemonArgs),
     /// Find the dates in a text (argument or stdin), as fundwatch reads them.
     Dates(dates_cmd::DatesArgs),
+    /// Weekly digests: preview, send, list the outbox.
+    #[command(subcommand)]
+    Digest(digest_cmd::DigestCommand),
     /// Export the matching calls: iCalendar (one event per deadline), CSV or JSON.
     Export(export_cmd::ExportArgs),
+    /// Check the interest profiles, or test what one would receive.
+    #[command(subcommand)]
+    Profiles(profiles_cmd::ProfilesCommand),
     /// Rebuild the search index from the database.
     Reindex(index_cmd::ReindexArgs),
+    /// The officer's report on sources and digests.
+    #[command(subcommand)]
+    Report(report_cmd::ReportCommand),
     /// Full-text search over the calls, with filters.
     Search(search_cmd::SearchArgs),
     /// One call: every field, every deadline, its sources and change history.
@@ -145,6 +179,16 @@ impl Cli {
     /// Loads and validates the sources file.
     pub fn load_sources(&self) -> anyhow::Result<Sources> {
         Ok(Sources::load(&self.sources)?)
+    }
+
+    /// Loads and validates the settings file (defaults when absent).
+    pub fn load_settings(&self) -> anyhow::Result<Settings> {
+        Ok(Settings::load_or_default(&self.config)?)
+    }
+
+    /// Loads and validates the profiles file (no profiles when absent).
+    pub fn load_profiles(&self) -> anyhow::Result<Profiles> {
+        Ok(Profiles::load_or_empty(&self.profiles)?)
     }
 }
 
@@ -180,8 +224,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Crawl(a) => crawl_cmd::run(&cli, a),
         Command::Daemon(a) => daemon_cmd::run(&cli, a),
         Command::Dates(a) => dates_cmd::run(a),
+        Command::Digest(c) => digest_cmd::run(&cli, c),
         Command::Export(a) => export_cmd::run(&cli, a),
+        Command::Profiles(c) => profiles_cmd::run(&cli, c),
         Command::Reindex(a) => index_cmd::run(&cli, a),
+        Command::Report(c) => report_cmd::run(&cli, c),
         Command::Search(a) => search_cmd::run(&cli, a),
         Command::Stats(a) => stats_cmd::run(&cli, a),
         Command::Status(a) => status_cmd::run(&cli, a),

@@ -5,6 +5,10 @@
 //! Composing a [`Digest`] and rendering it are pure (values in, values out);
 //! sending lives with the mail transport.
 
+pub mod compose;
+pub mod mail;
+pub mod report;
+pub mod send;
 pub mod render;
 
 use std::fmt;

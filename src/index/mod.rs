@@ -32,6 +32,7 @@ pub mod glossary;
 pub mod query;
 pub mod schema;
 pub mod search;
+pub mod ram;
 
 use std::path::{Path, PathBuf};
 

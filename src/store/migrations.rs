@@ -124,6 +124,35 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     ) STRICT;
     "#,
+    // 2: the digest outbox. One row per (profile, period), written before the
+    // message is sent and marked after, so a crash or restart never sends a
+    // digest twice nor skips one (see store/outbox.rs).
+    r#"
+    CREATE TABLE outbox (
+        id               INTEGER PRIMARY KEY,
+        profile_id       TEXT NOT NULL,
+        period           TEXT NOT NULL,       -- ISO week, 2026-W48
+        recipient        TEXT NOT NULL,
+        status           TEXT NOT NULL,       -- pending | sending | sent | failed
+        subject          TEXT NOT NULL,
+        message_id       TEXT NOT NULL,
+        text_body        TEXT NOT NULL,
+        html_body        TEXT NOT NULL,
+        list_unsubscribe TEXT,
+        new_ids          TEXT NOT NULL,       -- JSON [call id]
+        updated_ids      TEXT NOT NULL,       -- JSON [call id]
+        closing_ids      TEXT NOT NULL,       -- JSON [call id]
+        window_start     TEXT NOT NULL,       -- changes since this instant were considered
+        created_at       TEXT NOT NULL,
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        last_attempt     TEXT,
+        last_error       TEXT,
+        sent_at          TEXT,
+        UNIQUE (profile_id, period)
+    ) STRICT;
+    CREATE INDEX outbox_status ON outbox(status);
+    CREATE INDEX outbox_created ON outbox(created_at);
+    "#,
 ];
 
 /// Brings `conn` up to the latest schema. A database already newer than this
@@ -186,8 +215,8 @@ mod tests {
             .unwrap();
         assert_eq!(tables, again);
         assert_eq!(
-            tables, 8,
-            "calls, call_keys, call_sources, runs, changes, sources, validators, meta"
+            tables, 9,
+            "calls, call_keys, call_sources, runs, changes, sources, validators, meta, outbox"
         );
     }
 

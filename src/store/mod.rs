@@ -69,6 +69,7 @@
 mod calls;
 mod error;
 mod migrations;
+mod outbox;
 mod sources;
 
 use std::collections::BTreeMap;
@@ -82,6 +83,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::Call;
 
 pub use error::StoreError;
+pub use outbox::{DigestRecord, OutboxEntry, OutboxMessage, OutboxStatus};
 
 /// How long a connection waits for another writer before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -5,10 +5,12 @@
 mod cli_crawl;
 mod cli_search;
 mod daemon;
+mod digest;
 mod extract;
 mod fetch;
 mod identity;
 mod index;
 mod readme;
+mod smtp;
 mod store;
 mod support;

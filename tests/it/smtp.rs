@@ -1,0 +1,484 @@
+//! Digests delivered to a real SMTP server on loopback (Python's aiosmtpd,
+//! `tests/smtp_server.py`), checked by parsing what it received: MIME
+//! structure, headers, escaping, language; a 451 retried; a 550 for one
+//! recipient recorded, reported, and not blocking the others; a crash
+//! between recording and sending followed by restarts sends exactly once.
+//!
+//! The calls are stored in a real SQLite file through the library, with
+//! deadlines relative to the wall clock (the binary reads the real clock).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use fundwatch::model::{Call, DatePoint, Language, Level, Status};
+use fundwatch::store::Store;
+use mail_parser::{Message, MessageParser, MimeHeaders};
+
+use crate::support::{fundwatch, stdout_json};
+
+/// The loopback SMTP server, killed when dropped.
+pub struct SmtpServer {
+    child: Child,
+    pub port: u16,
+    pub maildir: PathBuf,
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// True when python3 with aiosmtpd is available; prints why not otherwise.
+pub fn aiosmtpd_available() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("SKIPPED: aiosmtpd not installed (pip install aiosmtpd)");
+    }
+    ok
+}
+
+impl SmtpServer {
+    /// Starts the server with extra flags (`--tempfail-once`, `--reject A`).
+    pub fn start(dir: &Path, flags: &[&str]) -> SmtpServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let maildir = dir.join("maildir");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_server.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(&maildir)
+            .args(flags)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "READY", "the SMTP server did not start");
+        SmtpServer {
+            child,
+            port,
+            maildir,
+        }
+    }
+
+    /// Every message received so far, in arrival order.
+    pub fn messages(&self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for n in 1.. {
+            match std::fs::read(self.maildir.join(format!("{n}.eml"))) {
+                Ok(b) => out.push(b),
+                Err(_) => break,
+            }
+        }
+        out
+    }
+}
+
+pub fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+pub fn call(id: &str, title: &str, summary: &str, level: Level, lang: Language) -> Call {
+    Call {
+        id: id.into(),
+        source_id: "test".into(),
+        native_id: Some(id.into()),
+        url: format!("https://calls.example.org/{id}"),
+        title: title.into(),
+        summary: summary.into(),
+        text: String::new(),
+        funder: "ANR".into(),
+        programme: None,
+        level,
+        language: lang,
+        opening: None,
+        deadlines: vec![DatePoint::instant(
+            now() + Duration::days(60),
+            chrono_tz::Europe::Paris,
+            "dans deux mois",
+        )],
+        status: Status::Open,
+        budget: None,
+        tags: vec![],
+        identifiers: vec![],
+    }
+}
+
+/// Stores `calls` in `dir/fundwatch.db` as first seen at `at`.
+pub fn seed(dir: &Path, calls: &[Call], at: DateTime<Utc>) {
+    let mut store = Store::open(&dir.join("fundwatch.db")).unwrap();
+    store.apply_calls("test", calls, at).unwrap();
+}
+
+/// The standard corpus: a French soil call with a hostile title, an
+/// English mobility call, and a call nobody asked for.
+pub fn seed_corpus(dir: &Path) {
+    seed(
+        dir,
+        &[
+            call(
+                "fr-sols",
+                "<script>alert(1)</script> Sols vivants",
+                "Appel sur la santé des sols et l'agroécologie.",
+                Level::National,
+                Language::Fr,
+            ),
+            call(
+                "en-mob",
+                "Doctoral mobility fellowships",
+                "Researchers moving abroad.",
+                Level::Eu,
+                Language::En,
+            ),
+            call(
+                "other",
+                "Photonique quantique",
+                "Rien à voir.",
+                Level::National,
+                Language::Fr,
+            ),
+        ],
+        now() - Duration::hours(1),
+    );
+}
+
+pub const PROFILES: &str = r#"
+[[profile]]
+id = "dupont-soil"
+name = "Marie Dupont"
+email = "marie.dupont@univ.example"
+language = "fr"
+query = 'sol OR soil OR "agroécologie" NOT tender'
+
+[[profile]]
+id = "smith-mobility"
+name = "John Smith"
+email = "john.smith@univ.example"
+language = "en"
+query = 'mobility OR fellowship'
+"#;
+
+/// Writes `fundwatch.toml` (SMTP on `port`, or no SMTP) and `profiles.toml`.
+pub fn write_config(dir: &Path, port: Option<u16>) {
+    let smtp = port.map_or(String::new(), |p| {
+        format!("[smtp]\nhost = \"127.0.0.1\"\nport = {p}\ntls = \"none\"\ntimeout_secs = 10\n")
+    });
+    std::fs::write(
+        dir.join("fundwatch.toml"),
+        format!(
+            "{smtp}[mail]\nfrom = \"Veille <veille@univ.example>\"\nofficer = [\"officer@univ.example\"]\n\
+             unsubscribe_url = \"https://intranet.univ.example/unsub?profile={{profile}}\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("profiles.toml"), PROFILES).unwrap();
+}
+
+/// The binary with this directory's settings and profiles.
+pub fn cmd(dir: &Path) -> assert_cmd::Command {
+    let mut c = fundwatch(dir);
+    c.arg("--config")
+        .arg(dir.join("fundwatch.toml"))
+        .arg("--profiles")
+        .arg(dir.join("profiles.toml"))
+        .env_remove("FUNDWATCH_CONFIG")
+        .env_remove("FUNDWATCH_PROFILES");
+    c
+}
+
+fn parse(raw: &[u8]) -> Message<'_> {
+    MessageParser::default()
+        .parse(raw)
+        .expect("a parseable message")
+}
+
+fn to_of(m: &Message<'_>) -> String {
+    m.to()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn period() -> String {
+    fundwatch::digest::Period::containing(now(), chrono_tz::Europe::Paris).to_string()
+}
+
+#[test]
+fn digests_arrive_as_multipart_in_each_language_with_headers_and_escaping() {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(dir.path(), &[]);
+    write_config(dir.path(), Some(server.port));
+    seed_corpus(dir.path());
+    let out = cmd(dir.path()).args(["digest", "send"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let msgs = server.messages();
+    assert_eq!(msgs.len(), 2, "{}", String::from_utf8_lossy(&out.stdout));
+    let period = period();
+    for raw in &msgs {
+        let text = String::from_utf8_lossy(raw);
+        let m = parse(raw);
+        let to = to_of(&m);
+        let (profile, lang) = if to == "marie.dupont@univ.example" {
+            ("dupont-soil", Language::Fr)
+        } else {
+            assert_eq!(to, "john.smith@univ.example");
+            ("smith-mobility", Language::En)
+        };
+        // Structure: one multipart/alternative with a text and an HTML part.
+        let ct = m.content_type().unwrap();
+        assert_eq!(
+            (ct.ctype(), ct.subtype()),
+            ("multipart", Some("alternative")),
+            "{text}"
+        );
+        assert_eq!((m.text_body_count(), m.html_body_count()), (1, 1));
+        let body = m.body_text(0).unwrap().into_owned();
+        let html = m.body_html(0).unwrap().into_owned();
+        // Headers.
+        assert_eq!(
+            m.message_id().unwrap(),
+            format!("digest.{profile}.{period}@univ.example")
+        );
+        let unsub = format!("<https://intranet.univ.example/unsub?profile={profile}>");
+        assert!(
+            text.contains(&format!("List-Unsubscribe: {unsub}")),
+            "{text}"
+        );
+        assert!(
+            text.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+            "{text}"
+        );
+        let subject = m.subject().unwrap();
+        match lang {
+            Language::Fr => {
+                assert!(
+                    subject.contains("1 nouvel appel pour vous (semaine"),
+                    "{subject}"
+                );
+                assert!(body.starts_with("Bonjour Marie Dupont"), "{body}");
+                assert!(body.contains("Pourquoi"), "{body}");
+                // Crawled text is escaped in HTML, and plain in the text part.
+                assert!(!html.contains("<script>"), "{html}");
+                assert!(html.contains("&lt;script&gt;alert(1)"), "{html}");
+                assert!(
+                    body.contains("<script>alert(1)</script> Sols vivants"),
+                    "{body}"
+                );
+                assert!(!body.contains("Doctoral"), "{body}");
+            }
+            Language::En => {
+                assert!(subject.contains("1 new call for you (week"), "{subject}");
+                assert!(body.starts_with("Hello John Smith"), "{body}");
+                assert!(body.contains("Doctoral mobility fellowships"), "{body}");
+                assert!(body.contains("Why: \"mobility\""), "{body}");
+                assert!(body.contains("(title)"), "{body}");
+                assert!(html.contains("<html lang=\"en\">"), "{html}");
+            }
+        }
+    }
+    // A second run in the same period sends nothing more.
+    let out = cmd(dir.path()).args(["digest", "send"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("already recorded for this period"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(server.messages().len(), 2);
+    let list = stdout_json(
+        &cmd(dir.path())
+            .args(["digest", "list", "--json"])
+            .output()
+            .unwrap(),
+    );
+    let statuses: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["sent", "sent"]);
+}
+
+#[test]
+fn a_greylisting_451_is_retried_within_the_run() {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(dir.path(), &["--tempfail-once"]);
+    write_config(dir.path(), Some(server.port));
+    seed_corpus(dir.path());
+    let out = cmd(dir.path())
+        .args(["digest", "send", "--profile", "dupont-soil"])
+        .timeout(StdDuration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(server.messages().len(), 1);
+    let list = stdout_json(
+        &cmd(dir.path())
+            .args(["digest", "list", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(list[0]["status"], "sent");
+    assert_eq!(
+        list[0]["attempts"], 1,
+        "one claim, retried inside the transport"
+    );
+}
+
+#[test]
+fn a_550_for_one_recipient_is_recorded_reported_and_blocks_nobody() {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(dir.path(), &["--reject", "marie.dupont@univ.example"]);
+    write_config(dir.path(), Some(server.port));
+    seed_corpus(dir.path());
+    let out = cmd(dir.path()).args(["digest", "send"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "partial failure");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("dupont-soil: FAILED (rejected)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("550"), "{stdout}");
+    // John still got his.
+    let msgs = server.messages();
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(to_of(&parse(&msgs[0])), "john.smith@univ.example");
+    let list = stdout_json(
+        &cmd(dir.path())
+            .args(["digest", "list", "--json"])
+            .output()
+            .unwrap(),
+    );
+    let dupont = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["profile_id"] == "dupont-soil")
+        .unwrap();
+    assert_eq!(dupont["status"], "failed");
+    assert!(dupont["last_error"].as_str().unwrap().contains("550"));
+    // Not retried by the next run.
+    cmd(dir.path()).args(["digest", "send"]).assert().success();
+    assert_eq!(server.messages().len(), 1);
+
+    // The officer's report names it.
+    let out = cmd(dir.path()).args(["report", "send"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let msgs = server.messages();
+    assert_eq!(msgs.len(), 2);
+    let report = parse(&msgs[1]);
+    assert_eq!(to_of(&report), "officer@univ.example");
+    let body = report.body_text(0).unwrap();
+    assert!(body.contains("1 sent, 1 not delivered"), "{body}");
+    assert!(body.contains("dupont-soil"), "{body}");
+    assert!(body.contains("550"), "{body}");
+    assert!(body.contains("3 added"), "{body}");
+}
+
+#[test]
+fn a_crash_between_recording_and_sending_sends_exactly_once() {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(dir.path(), &[]);
+    write_config(dir.path(), Some(server.port));
+    seed_corpus(dir.path());
+    // The job's first half, then "crash": recorded, nothing sent.
+    let ctx = fundwatch::digest::send::DigestContext {
+        db_path: dir.path().join("fundwatch.db"),
+        data_dir: dir.path().to_owned(),
+        settings: fundwatch::settings::Settings::load_or_default(
+            &dir.path().join("fundwatch.toml"),
+        )
+        .unwrap(),
+        profiles: fundwatch::settings::Profiles::load_or_empty(&dir.path().join("profiles.toml"))
+            .unwrap(),
+        glossary: fundwatch::index::Glossary::default(),
+        retry: Default::default(),
+    };
+    {
+        let mut store = Store::open(&ctx.db_path).unwrap();
+        let r =
+            fundwatch::digest::send::record_digests(&mut store, &ctx, &[], false, now()).unwrap();
+        assert_eq!(r.recorded.len(), 2);
+    }
+    assert!(server.messages().is_empty());
+    let list = stdout_json(
+        &cmd(dir.path())
+            .args(["digest", "list", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "pending")
+    );
+    // Restart: the pending rows are sent; again: nothing more.
+    for _ in 0..2 {
+        let out = cmd(dir.path()).args(["digest", "send"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let msgs = server.messages();
+    assert_eq!(msgs.len(), 2, "exactly one message per profile and period");
+    let mut ids: Vec<String> = msgs
+        .iter()
+        .map(|m| parse(m).message_id().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    let p = period();
+    assert_eq!(
+        ids,
+        [
+            format!("digest.dupont-soil.{p}@univ.example"),
+            format!("digest.smith-mobility.{p}@univ.example")
+        ]
+    );
+}
