@@ -57,8 +57,14 @@ fn a_file_database_is_in_wal_mode_and_survives_a_reopen() {
     let path = dir.path().join("fundwatch.db");
     let now = t("2026-03-01T10:00:00Z");
     let calls: Vec<Call> = (0..5).map(|n| call(n, 100)).collect();
+    let schema_version: i64;
     {
         let mut store = Store::open(&path).unwrap();
+        schema_version = store
+            .connection()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert!(schema_version >= 1);
         let mode: String = store
             .connection()
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -78,7 +84,7 @@ fn a_file_database_is_in_wal_mode_and_survives_a_reopen() {
         .connection()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, schema_version);
     let s = store
         .apply_calls("anr", &calls, now + TimeDelta::hours(1))
         .unwrap();
