@@ -3,7 +3,6 @@
 //! [`fundwatch::daemon`]; this file turns the command line into a
 //! [`DaemonConfig`] and the outcome into an exit code.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
@@ -23,33 +22,13 @@ pub struct DaemonArgs {
     max_jitter: Duration,
 }
 
-/// The settings and profiles files.
-///
-/// INTEGRATION(issue 5): the global `--config` / `--profiles` options (env
-/// FUNDWATCH_CONFIG / FUNDWATCH_PROFILES) are added to `Cli` on the `digest`
-/// branch; once merged, this becomes `(cli.config.clone(),
-/// cli.profiles.clone())`. Until then the same environment variables and
-/// defaults are read here, so the behaviour does not change at the merge.
-fn settings_paths(_cli: &Cli) -> (PathBuf, PathBuf) {
-    let from_env = |var: &str, default: &str| {
-        std::env::var_os(var)
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(default))
-    };
-    (
-        from_env("FUNDWATCH_CONFIG", "fundwatch.toml"),
-        from_env("FUNDWATCH_PROFILES", "profiles.toml"),
-    )
-}
-
 pub fn run(cli: &Cli, args: &DaemonArgs) -> anyhow::Result<Exit> {
     super::ensure_dir(&cli.data_dir)?;
-    let (settings_path, profiles_path) = settings_paths(cli);
     let cfg = DaemonConfig {
         data_dir: cli.data_dir.clone(),
         sources_path: cli.sources.clone(),
-        settings_path,
-        profiles_path,
+        settings_path: cli.config.clone(),
+        profiles_path: cli.profiles.clone(),
         glossary: super::index_cmd::glossary(cli)?,
         max_jitter: args.max_jitter,
         grace: DaemonConfig::DEFAULT_GRACE,

@@ -73,6 +73,7 @@ use tracing::{error, info, warn};
 
 use crate::config::{ConfigError, CronSchedule, Source, Sources};
 use crate::crawl::{self, CrawlReport, Sink};
+use crate::digest::send;
 use crate::fetch::{FetchError, Fetcher};
 use crate::index::{Glossary, IndexError, IndexHandle};
 use crate::settings::{Profiles, Settings};
@@ -570,9 +571,14 @@ impl Daemon {
     fn spawn_periodic(&mut self, job: Job, now: DateTime<Utc>) {
         info!(job = job.name(), "job started");
         let ctx = PeriodicContext {
-            data_dir: self.cfg.data_dir.clone(),
-            settings: self.settings.clone(),
-            profiles: self.profiles.clone(),
+            digest: send::DigestContext {
+                db_path: self.cfg.data_dir.join("fundwatch.db"),
+                data_dir: self.cfg.data_dir.clone(),
+                settings: self.settings.clone(),
+                profiles: self.profiles.clone(),
+                glossary: self.cfg.glossary.clone(),
+                retry: crate::digest::mail::RetryPolicy::default(),
+            },
         };
         let which = job.clone();
         let handle = self.tasks.spawn(async move {
@@ -1025,38 +1031,38 @@ impl Daemon {
     }
 }
 
-/// What the digest and report jobs get.
+/// What the digest and report jobs get: the same context `fundwatch digest
+/// send` and `fundwatch report send` build, so the daemon and the CLI behave
+/// the same.
 struct PeriodicContext {
-    #[allow(dead_code)] // read by the digest jobs once issue 5 lands (see below)
-    data_dir: PathBuf,
-    #[allow(dead_code)]
-    settings: Settings,
-    #[allow(dead_code)]
-    profiles: Profiles,
+    digest: send::DigestContext,
 }
 
-// INTEGRATION(issue 5): the digest and report job functions live in
-// `src/digest/send.rs` (`send_digests`, `send_report`), written on the
-// `digest` branch. When they land, each body below becomes one call:
-//
-//     let ctx = send::DigestContext { db: ctx.data_dir.join("fundwatch.db"),
-//         index_dir: ctx.data_dir.join("index"), settings: ctx.settings.clone(),
-//         profiles: ctx.profiles.clone() };
-//     send::send_digests(&ctx, &[], false, now).await
-//         .map(|r| r.to_string()).map_err(|e| e.to_string())
-//
-// (and `send::send_report(&ctx, now)` for the report). Until then the jobs
-// are scheduled, persisted and shown, and each run says plainly that
-// nothing was sent.
-
-/// The weekly digests (see INTEGRATION above).
-async fn digest_job(_ctx: &PeriodicContext, _now: DateTime<Utc>) -> Result<String, String> {
-    Err("digest sending is not part of this build yet (issue 5); nothing was sent".to_owned())
+/// The weekly digests: records and sends the current period's digests that
+/// were not sent yet (a restart never sends one twice nor skips one).
+async fn digest_job(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<String, String> {
+    let r = send::send_digests(&ctx.digest, &[], false, now).await.map_err(|e| e.to_string())?;
+    let summary = format!(
+        "{} recorded, {} sent, {} failed, {} empty",
+        r.recorded.len(),
+        r.sent.len(),
+        r.failed.len(),
+        r.empty.len()
+    );
+    if r.has_failures() { Err(format!("some digests were not delivered: {summary}")) } else { Ok(summary) }
 }
 
-/// The officer's report (see INTEGRATION above).
-async fn report_job(_ctx: &PeriodicContext, _now: DateTime<Utc>) -> Result<String, String> {
-    Err("the officer report is not part of this build yet (issue 5); nothing was sent".to_owned())
+/// The officer's report.
+async fn report_job(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<String, String> {
+    let r = send::send_report(&ctx.digest, now).await.map_err(|e| e.to_string())?;
+    if r.failed.is_empty() {
+        Ok(format!("sent to {} address(es)", r.sent.len()))
+    } else {
+        Err(format!(
+            "not delivered to {}",
+            r.failed.iter().map(|(a, why)| format!("{a}: {why}")).collect::<Vec<_>>().join("; ")
+        ))
+    }
 }
 
 #[cfg(test)]
