@@ -587,3 +587,83 @@ async fn sigterm_during_a_long_crawl_cancels_it_and_exits_within_10_s() {
     // Nothing recorded for the cancelled crawl: it is overdue at the next start.
     assert!(last_run(d, "slow").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_sends_the_digests_and_the_report_on_their_schedules() {
+    let server = feed_server(&["alpha"], Arc::new(AtomicUsize::new(0)), Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("sources.toml"),
+        sources_file(&[source_block("alpha", &server.uri())]),
+    )
+    .unwrap();
+    // No [smtp]: messages go to DIR/outbox/ as .eml files.
+    std::fs::write(
+        d.join("fundwatch.toml"),
+        r#"
+[mail]
+from = "Veille <veille@univ.example>"
+officer = ["officer@univ.example"]
+[digest]
+schedule = "*/3 * * * * *"
+[report]
+schedule = "*/3 * * * * *"
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("profiles.toml"),
+        r#"
+[[profile]]
+id = "marie"
+name = "Marie"
+email = "marie@univ.example"
+language = "fr"
+query = "quokka"
+"#,
+    )
+    .unwrap();
+    let mut daemon = Daemon::start(d, None);
+    let outbox = d.join("outbox");
+    let emls = |who: &str| -> usize {
+        std::fs::read_dir(&outbox)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| {
+                        std::fs::read_to_string(e.path()).is_ok_and(|m| {
+                            m.lines().any(|l| l.starts_with("To:") && l.contains(who))
+                        })
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    // The source is crawled, then the digest carries its calls to Marie and
+    // the report reaches the officer.
+    wait_for(
+        "a digest for marie in the outbox",
+        Duration::from_secs(30),
+        &daemon,
+        || emls("marie@univ.example") >= 1,
+    );
+    wait_for(
+        "the report in the outbox",
+        Duration::from_secs(30),
+        &daemon,
+        || emls("officer@univ.example") >= 1,
+    );
+    // One digest per (profile, period), however often the job runs.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(emls("marie@univ.example"), 1, "{}", daemon.log());
+    let digest = std::fs::read_dir(&outbox)
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .find(|m| m.contains("marie@univ.example"))
+        .unwrap();
+    assert!(digest.contains("quokka"), "{digest}");
+    daemon.signal("TERM");
+    let (code, _) = daemon.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "{}", daemon.log());
+}
