@@ -197,6 +197,28 @@ fn rss(pid: u32) -> Option<(f64, f64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
+/// RssAnon and RssFile of `pid`, in MB: heap versus mapped files (the
+/// index segments tantivy mmaps count as resident once read, but are page
+/// cache the kernel can drop).
+fn rss_split(pid: u32) -> String {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return String::new();
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    format!(
+        "(anonymous {:.1} MB, mapped files {:.1} MB)",
+        field("RssAnon:"),
+        field("RssFile:")
+    )
+}
+
 /// The k-th run (1-based) of every source: (earliest start, latest end,
 /// runs found).
 fn round(dir: &Path, k: usize) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>, usize) {
@@ -245,10 +267,19 @@ impl Drop for Killer {
     }
 }
 
+/// The allocator settings `systemd/fundwatch.service` sets: glibc's
+/// dynamic mmap threshold otherwise grows after tantivy frees its 50 MB
+/// indexing arena, and later big buffers then come from the heap and stay
+/// resident (measured below: the daemon idles at several times its size).
+const UNIT_MALLOC_ENV: &[(&str, &str)] = &[
+    ("MALLOC_ARENA_MAX", "2"),
+    ("MALLOC_MMAP_THRESHOLD_", "131072"),
+    ("MALLOC_TRIM_THRESHOLD_", "131072"),
+];
+
 fn main() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
-    build_corpus(d);
+    let base = tempfile::tempdir().expect("tempdir");
+    build_corpus(base.path());
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -258,8 +289,34 @@ fn main() {
     let servers: Vec<MockServer> = runtime
         .block_on(async { futures_util::future::join_all((0..HOSTS).map(host_server)).await });
     let bases: Vec<String> = servers.iter().map(MockServer::uri).collect();
-    std::fs::write(d.join("sources.toml"), sources_toml(&bases)).expect("sources");
 
+    for (label, env) in [
+        ("glibc defaults", &[][..]),
+        (
+            "with fundwatch.service's MALLOC_* settings",
+            UNIT_MALLOC_ENV,
+        ),
+    ] {
+        // A fresh copy of the corpus each time: the first round must find
+        // new content, not the validators of the previous run.
+        let run = tempfile::tempdir().expect("tempdir");
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(base.path().join("fundwatch.db"))
+            .arg(base.path().join("index"))
+            .arg(run.path())
+            .status()
+            .expect("cp");
+        assert!(copied.success(), "copying the corpus failed");
+        println!("\n== daemon, {label} ==");
+        measure(run.path(), &bases, env);
+    }
+    drop(servers);
+    drop(runtime);
+}
+
+fn measure(d: &Path, bases: &[String], malloc_env: &[(&str, &str)]) {
+    std::fs::write(d.join("sources.toml"), sources_toml(bases)).expect("sources");
     let log = d.join("daemon.log");
     let child = Command::new(env!("CARGO_BIN_EXE_fundwatch"))
         .arg("--data-dir")
@@ -272,6 +329,7 @@ fn main() {
         .env("FUNDWATCH_CONFIG", d.join("fundwatch.toml"))
         .env("FUNDWATCH_PROFILES", d.join("profiles.toml"))
         .env_remove("NOTIFY_SOCKET")
+        .envs(malloc_env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::from(std::fs::File::create(&log).expect("log")))
         .spawn()
@@ -301,8 +359,9 @@ fn main() {
     let first = round(d, 1);
     let idle_start = rss(pid).expect("daemon alive");
     println!(
-        "idle after start (100k calls indexed): VmRSS {:.1} MB, VmHWM {:.1} MB{}",
+        "idle after start (100k calls indexed): VmRSS {:.1} MB {}, VmHWM {:.1} MB{}",
         idle_start.0,
+        rss_split(pid),
         idle_start.1,
         if first.2 > 0 {
             " (a round had already begun: not idle)"
@@ -326,6 +385,7 @@ fn main() {
     let r1 = wait_round(1);
     std::thread::sleep(Duration::from_secs(2)); // the last catch-up commits
     let peak1 = peak_kb.load(Ordering::SeqCst) as f64 / 1024.0;
+    println!("after round 1: VmRSS {}", rss_split(pid));
     let commits1 = commits(&log);
     let bound = SOURCES_PER_HOST as f64 * ANSWER.as_secs_f64()
         + (SOURCES_PER_HOST - 1) as f64 * HOST_DELAY.as_secs_f64();
@@ -356,8 +416,10 @@ fn main() {
     );
     let idle_after = rss(pid).expect("daemon alive");
     println!(
-        "idle after the rounds: VmRSS {:.1} MB, VmHWM (peak over the whole run) {:.1} MB",
-        idle_after.0, idle_after.1
+        "idle after the rounds: VmRSS {:.1} MB {}, VmHWM (peak over the whole run) {:.1} MB",
+        idle_after.0,
+        rss_split(pid),
+        idle_after.1
     );
     sampling.store(false, Ordering::SeqCst);
     let _ = sampler.join();
@@ -373,6 +435,4 @@ fn main() {
         status.code(),
         t0.elapsed().as_secs_f64()
     );
-    drop(servers);
-    drop(runtime);
 }

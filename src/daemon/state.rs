@@ -54,7 +54,8 @@ pub struct DaemonState {
 const MAX_NAMED: usize = 5;
 
 /// The one-line summary: "crawling eu-horizon, anr" or "idle; next:
-/// region-aura at 10:00" (in `tz`, with the date when it is not today).
+/// region-aura at 10:00:00 CET" (in `tz`, the settings' zone, with the date
+/// when it is not today).
 pub fn activity(
     running: &[String],
     next: Option<(&str, DateTime<Utc>)>,
@@ -95,9 +96,9 @@ pub fn activity(
         Some((job, at)) => {
             let local = at.with_timezone(&tz);
             let when = if local.date_naive() == now.with_timezone(&tz).date_naive() {
-                local.format("%H:%M:%S").to_string()
+                local.format("%H:%M:%S %Z").to_string()
             } else {
-                local.format("%Y-%m-%d %H:%M").to_string()
+                local.format("%Y-%m-%d %H:%M %Z").to_string()
             };
             format!("{doing}; next: {job} at {when}")
         }
@@ -122,12 +123,12 @@ mod tests {
             (
                 &[],
                 Some(("region-aura", ten_paris)),
-                "idle; next: region-aura at 10:00:00",
+                "idle; next: region-aura at 10:00:00 CET",
             ),
             (
                 &["eu-horizon", "anr"],
                 Some(("region-aura", tomorrow)),
-                "crawling eu-horizon, anr; next: region-aura at 2026-11-27 06:00",
+                "crawling eu-horizon, anr; next: region-aura at 2026-11-27 06:00 CET",
             ),
             (&["anr", "index"], None, "crawling anr, updating the index"),
             (&["digest"], None, "sending digests"),
