@@ -98,35 +98,89 @@ pub fn in_window(c: &Candidate, last_digest: Option<DateTime<Utc>>, now: DateTim
     }
 }
 
+/// What the rules need of a call, computed once per candidate: cut-offs
+/// (each parses its zone) and keyword forms of funder and programme.
+#[derive(Debug, Clone)]
+struct CallFacts {
+    /// Every deadline's cut-off, ascending.
+    cutoffs: Vec<DateTime<Utc>>,
+    funder: String,
+    programme: Option<String>,
+}
+
+impl CallFacts {
+    fn new(call: &Call) -> CallFacts {
+        let mut cutoffs: Vec<DateTime<Utc>> =
+            call.deadlines.iter().map(DatePoint::cutoff).collect();
+        cutoffs.sort_unstable();
+        CallFacts {
+            cutoffs,
+            funder: keyword_token(&call.funder),
+            programme: call.programme.as_deref().map(keyword_token),
+        }
+    }
+
+    /// The next cut-off not past at `now`.
+    fn next(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cutoffs.iter().copied().find(|t| *t >= now)
+    }
+}
+
+/// A profile's filters in keyword form, computed once per profile.
+#[derive(Debug, Clone)]
+struct ProfileFilters<'a> {
+    profile: &'a Profile,
+    funders: Vec<String>,
+    programmes: Vec<String>,
+}
+
+impl<'a> ProfileFilters<'a> {
+    fn new(profile: &'a Profile) -> ProfileFilters<'a> {
+        ProfileFilters {
+            profile,
+            funders: profile.funders.iter().map(|f| keyword_token(f)).collect(),
+            programmes: profile
+                .programmes
+                .iter()
+                .map(|f| keyword_token(f))
+                .collect(),
+        }
+    }
+
+    fn admit(&self, call: &Call, facts: &CallFacts, now: DateTime<Utc>) -> bool {
+        let p = self.profile;
+        if !matches!(call.status, Status::Open | Status::Forthcoming) {
+            return false;
+        }
+        if !facts.cutoffs.is_empty() {
+            let Some(next) = facts.next(now) else {
+                return false;
+            };
+            if next - now < Duration::days(i64::from(p.min_days_before_deadline)) {
+                return false;
+            }
+        }
+        if !p.levels.is_empty() && !p.levels.contains(&call.level) {
+            return false;
+        }
+        if !self.funders.is_empty() && !self.funders.contains(&facts.funder) {
+            return false;
+        }
+        if !self.programmes.is_empty()
+            && !facts
+                .programme
+                .as_ref()
+                .is_some_and(|prog| self.programmes.contains(prog))
+        {
+            return false;
+        }
+        true
+    }
+}
+
 /// Status, deadline and filter rules (everything but the query).
 pub fn eligible(call: &Call, p: &Profile, now: DateTime<Utc>) -> bool {
-    if !matches!(call.status, Status::Open | Status::Forthcoming) {
-        return false;
-    }
-    if !call.deadlines.is_empty() {
-        let Some(next) = call.next_deadline(now) else {
-            return false;
-        };
-        if next.cutoff() - now < Duration::days(i64::from(p.min_days_before_deadline)) {
-            return false;
-        }
-    }
-    if !p.levels.is_empty() && !p.levels.contains(&call.level) {
-        return false;
-    }
-    let same = |a: &str, b: &str| keyword_token(a) == keyword_token(b);
-    if !p.funders.is_empty() && !p.funders.iter().any(|f| same(f, &call.funder)) {
-        return false;
-    }
-    if !p.programmes.is_empty() {
-        let Some(prog) = &call.programme else {
-            return false;
-        };
-        if !p.programmes.iter().any(|f| same(f, prog)) {
-            return false;
-        }
-    }
-    true
+    ProfileFilters::new(p).admit(call, &CallFacts::new(call), now)
 }
 
 /// A term's tokens under both analysers.
@@ -241,13 +295,8 @@ fn reasons(terms: &ProfileTerms, call: &CallTokens) -> Vec<Reason> {
 }
 
 /// Ranks matches: relevance, then next deadline (none last), then id.
-fn rank(matches: &mut [Match], candidates: &[Candidate], now: DateTime<Utc>) {
-    let next = |m: &Match| {
-        candidates[m.candidate]
-            .call
-            .next_deadline(now)
-            .map(DatePoint::cutoff)
-    };
+fn rank(matches: &mut [Match], candidates: &[Candidate], facts: &[CallFacts], now: DateTime<Utc>) {
+    let next = |m: &Match| facts[m.candidate].next(now);
     matches.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
@@ -272,6 +321,7 @@ fn rank(matches: &mut [Match], candidates: &[Candidate], now: DateTime<Utc>) {
 pub struct Matcher {
     candidates: Vec<Candidate>,
     tokens: Vec<CallTokens>,
+    facts: Vec<CallFacts>,
     index: CandidateIndex,
     glossary: Glossary,
 }
@@ -294,9 +344,11 @@ impl Matcher {
             .iter()
             .map(|c| CallTokens::new(&c.call))
             .collect();
+        let facts = candidates.iter().map(|c| CallFacts::new(&c.call)).collect();
         Ok(Matcher {
             candidates,
             tokens,
+            facts,
             index,
             glossary,
         })
@@ -349,10 +401,11 @@ impl Matcher {
     ) -> Result<Vec<Match>, MatchError> {
         let found = self.index.matches(query)?;
         let mut terms: Option<ProfileTerms> = None;
+        let filters = ProfileFilters::new(p);
         let mut out = Vec::new();
         for (pos, score) in found {
             let c = &self.candidates[pos];
-            if !in_window(c, last_digest, now) || !eligible(&c.call, p, now) {
+            if !in_window(c, last_digest, now) || !filters.admit(&c.call, &self.facts[pos], now) {
                 continue;
             }
             let terms = terms.get_or_insert_with(|| ProfileTerms::new(&p.query, &self.glossary));
@@ -362,7 +415,7 @@ impl Matcher {
                 reasons: reasons(terms, &self.tokens[pos]),
             });
         }
-        rank(&mut out, &self.candidates, now);
+        rank(&mut out, &self.candidates, &self.facts, now);
         Ok(out)
     }
 
