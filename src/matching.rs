@@ -202,8 +202,11 @@ fn analyse(label: &str) -> Analysed {
 /// glossary equivalents (which can explain a match the words do not).
 #[derive(Debug, Clone)]
 struct ProfileTerms {
-    terms: Vec<(String, Vec<u8>, Vec<(String, Vec<u8>)>)>,
+    terms: Vec<(String, PartMasks, Vec<(String, PartMasks)>)>,
 }
+
+/// Per candidate, a bit set of text parts (bit i = `TextPart::ALL[i]`).
+type PartMasks = Vec<u8>;
 
 impl ProfileTerms {
     fn new(query: &str, glossary: &Glossary, postings: &Postings) -> ProfileTerms {
