@@ -202,8 +202,11 @@ fn analyse(label: &str) -> Analysed {
 /// glossary equivalents (which can explain a match the words do not).
 #[derive(Debug, Clone)]
 struct ProfileTerms {
-    terms: Vec<(String, PartMasks, Vec<(String, PartMasks)>)>,
+    terms: Vec<(String, PartMasks, Vec<Equivalent>)>,
 }
+
+/// A glossary equivalent of a query term, with its masks.
+type Equivalent = (String, PartMasks);
 
 /// Per candidate, a bit set of text parts (bit i = `TextPart::ALL[i]`).
 type PartMasks = Vec<u8>;
