@@ -26,7 +26,7 @@
 //! Everything here is computation over values and `now`: the candidates come
 //! from the store through the digest job ([`crate::digest::send`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -98,77 +98,219 @@ pub fn in_window(c: &Candidate, last_digest: Option<DateTime<Utc>>, now: DateTim
     }
 }
 
+/// What the rules need of a call, computed once per candidate: cut-offs
+/// (each parses its zone) and keyword forms of funder and programme.
+#[derive(Debug, Clone)]
+struct CallFacts {
+    /// Every deadline's cut-off, ascending.
+    cutoffs: Vec<DateTime<Utc>>,
+    funder: String,
+    programme: Option<String>,
+}
+
+impl CallFacts {
+    fn new(call: &Call) -> CallFacts {
+        let mut cutoffs: Vec<DateTime<Utc>> =
+            call.deadlines.iter().map(DatePoint::cutoff).collect();
+        cutoffs.sort_unstable();
+        CallFacts {
+            cutoffs,
+            funder: keyword_token(&call.funder),
+            programme: call.programme.as_deref().map(keyword_token),
+        }
+    }
+
+    /// The next cut-off not past at `now`.
+    fn next(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cutoffs.iter().copied().find(|t| *t >= now)
+    }
+}
+
+/// A profile's filters in keyword form, computed once per profile.
+#[derive(Debug, Clone)]
+struct ProfileFilters<'a> {
+    profile: &'a Profile,
+    funders: Vec<String>,
+    programmes: Vec<String>,
+}
+
+impl<'a> ProfileFilters<'a> {
+    fn new(profile: &'a Profile) -> ProfileFilters<'a> {
+        ProfileFilters {
+            profile,
+            funders: profile.funders.iter().map(|f| keyword_token(f)).collect(),
+            programmes: profile
+                .programmes
+                .iter()
+                .map(|f| keyword_token(f))
+                .collect(),
+        }
+    }
+
+    fn admit(&self, call: &Call, facts: &CallFacts, now: DateTime<Utc>) -> bool {
+        let p = self.profile;
+        if !matches!(call.status, Status::Open | Status::Forthcoming) {
+            return false;
+        }
+        if !facts.cutoffs.is_empty() {
+            let Some(next) = facts.next(now) else {
+                return false;
+            };
+            if next - now < Duration::days(i64::from(p.min_days_before_deadline)) {
+                return false;
+            }
+        }
+        if !p.levels.is_empty() && !p.levels.contains(&call.level) {
+            return false;
+        }
+        if !self.funders.is_empty() && !self.funders.contains(&facts.funder) {
+            return false;
+        }
+        if !self.programmes.is_empty()
+            && !facts
+                .programme
+                .as_ref()
+                .is_some_and(|prog| self.programmes.contains(prog))
+        {
+            return false;
+        }
+        true
+    }
+}
+
 /// Status, deadline and filter rules (everything but the query).
 pub fn eligible(call: &Call, p: &Profile, now: DateTime<Utc>) -> bool {
-    if !matches!(call.status, Status::Open | Status::Forthcoming) {
-        return false;
-    }
-    if !call.deadlines.is_empty() {
-        let Some(next) = call.next_deadline(now) else {
-            return false;
-        };
-        if next.cutoff() - now < Duration::days(i64::from(p.min_days_before_deadline)) {
-            return false;
-        }
-    }
-    if !p.levels.is_empty() && !p.levels.contains(&call.level) {
-        return false;
-    }
-    let same = |a: &str, b: &str| keyword_token(a) == keyword_token(b);
-    if !p.funders.is_empty() && !p.funders.iter().any(|f| same(f, &call.funder)) {
-        return false;
-    }
-    if !p.programmes.is_empty() {
-        let Some(prog) = &call.programme else {
-            return false;
-        };
-        if !p.programmes.iter().any(|f| same(f, prog)) {
-            return false;
-        }
-    }
-    true
+    ProfileFilters::new(p).admit(call, &CallFacts::new(call), now)
 }
 
 /// A term's tokens under both analysers.
 #[derive(Debug, Clone)]
 struct Analysed {
-    label: String,
     fr: Vec<String>,
     en: Vec<String>,
 }
 
 fn analyse(label: &str) -> Analysed {
     Analysed {
-        label: label.to_owned(),
         fr: analyzer::tokens(&mut analyzer::french(), label),
         en: analyzer::tokens(&mut analyzer::english(), label),
     }
 }
 
-/// A profile's query terms, analysed once: each with its glossary
-/// equivalents (which can explain a match the words themselves do not).
+/// A profile's query terms, each with, per candidate, the bit set of text
+/// parts holding it (bit i = `TextPart::ALL[i]`), and the same for its
+/// glossary equivalents (which can explain a match the words do not).
 #[derive(Debug, Clone)]
 struct ProfileTerms {
-    terms: Vec<(Option<TextPart>, Analysed, Vec<Analysed>)>,
+    terms: Vec<(String, PartMasks, Vec<Equivalent>)>,
 }
 
+/// A glossary equivalent of a query term, with its masks.
+type Equivalent = (String, PartMasks);
+
+/// Per candidate, a bit set of text parts (bit i = `TextPart::ALL[i]`).
+type PartMasks = Vec<u8>;
+
 impl ProfileTerms {
-    fn new(query: &str, glossary: &Glossary) -> ProfileTerms {
+    fn new(query: &str, glossary: &Glossary, postings: &Postings) -> ProfileTerms {
         let terms = positive_terms(query)
             .into_iter()
             .map(|t| {
-                let own = analyse(&t.phrase);
+                let own = postings.term_masks(&analyse(&t.phrase), t.part);
                 let equivalents = glossary
                     .equivalents(&t.phrase)
                     .into_iter()
                     .filter(|e| !e.eq_ignore_ascii_case(&t.phrase))
-                    .map(analyse)
+                    .map(|e| (e.to_owned(), postings.term_masks(&analyse(e), t.part)))
                     .collect();
-                (t.part, own, equivalents)
+                (t.phrase, own, equivalents)
             })
             .collect();
         ProfileTerms { terms }
     }
+}
+
+/// For each token (per analyser), the candidates holding it and in which
+/// text parts: reasons for thousands of profiles then cost a few array
+/// operations per query word instead of set lookups per (match, word, part).
+#[derive(Debug, Default)]
+struct Postings {
+    len: usize,
+    fr: HashMap<String, Vec<(u32, u8)>>,
+    en: HashMap<String, Vec<(u32, u8)>>,
+}
+
+impl Postings {
+    fn build(calls: &[Candidate]) -> Postings {
+        let mut p = Postings {
+            len: calls.len(),
+            ..Postings::default()
+        };
+        let add = |map: &mut HashMap<String, Vec<(u32, u8)>>, token: &str, i: u32, bit: u8| {
+            let list = map.entry(token.to_owned()).or_default();
+            match list.last_mut() {
+                Some(last) if last.0 == i => last.1 |= bit,
+                _ => list.push((i, bit)),
+            }
+        };
+        for (i, c) in calls.iter().enumerate() {
+            let i = u32::try_from(i).expect("invariant: fewer than 4 billion candidates");
+            for (bit, (_, fr, en)) in CallTokens::new(&c.call).parts.iter().enumerate() {
+                let bit = 1u8 << bit;
+                for t in fr {
+                    add(&mut p.fr, t, i, bit);
+                }
+                for t in en {
+                    add(&mut p.en, t, i, bit);
+                }
+            }
+        }
+        p
+    }
+
+    /// Per candidate, the parts holding every one of `tokens`.
+    fn all_of(&self, map: &HashMap<String, Vec<(u32, u8)>>, tokens: &[String]) -> Vec<u8> {
+        let mut acc = vec![0u8; self.len];
+        let Some((first, rest)) = tokens.split_first() else {
+            return acc;
+        };
+        for &(i, bits) in map.get(first).into_iter().flatten() {
+            acc[i as usize] = bits;
+        }
+        let mut tmp = vec![0u8; self.len];
+        for t in rest {
+            tmp.iter_mut().for_each(|b| *b = 0);
+            for &(i, bits) in map.get(t).into_iter().flatten() {
+                tmp[i as usize] = bits;
+            }
+            acc.iter_mut().zip(&tmp).for_each(|(a, b)| *a &= b);
+        }
+        acc
+    }
+
+    /// Per candidate, the parts (restricted to `only`) holding the term
+    /// under either analyser.
+    fn term_masks(&self, t: &Analysed, only: Option<TextPart>) -> Vec<u8> {
+        let fr = self.all_of(&self.fr, &t.fr);
+        let en = self.all_of(&self.en, &t.en);
+        let keep = match only {
+            None => u8::MAX,
+            Some(part) => TextPart::ALL
+                .iter()
+                .position(|p| *p == part)
+                .map_or(0, |i| 1u8 << i),
+        };
+        fr.iter().zip(&en).map(|(a, b)| (a | b) & keep).collect()
+    }
+}
+
+fn field_names(bits: u8) -> Vec<String> {
+    TextPart::ALL
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, p)| p.name().to_owned())
+        .collect()
 }
 
 /// A call's text parts as token sets, under both analysers.
@@ -201,38 +343,23 @@ impl CallTokens {
             .collect();
         CallTokens { parts }
     }
-
-    /// The parts holding every token of `t` (under either analyser).
-    fn fields_with(&self, t: &Analysed, only: Option<TextPart>) -> Vec<String> {
-        self.parts
-            .iter()
-            .filter(|(part, _, _)| only.is_none_or(|o| o == *part))
-            .filter(|(_, fr, en)| {
-                (!t.fr.is_empty() && t.fr.iter().all(|w| fr.contains(w)))
-                    || (!t.en.is_empty() && t.en.iter().all(|w| en.contains(w)))
-            })
-            .map(|(part, _, _)| part.name().to_owned())
-            .collect()
-    }
 }
 
-fn reasons(terms: &ProfileTerms, call: &CallTokens) -> Vec<Reason> {
+fn reasons(terms: &ProfileTerms, pos: usize) -> Vec<Reason> {
     let mut out: Vec<Reason> = Vec::new();
-    for (part, own, equivalents) in &terms.terms {
-        let fields = call.fields_with(own, *part);
-        if !fields.is_empty() {
+    for (label, mask, equivalents) in &terms.terms {
+        if mask[pos] != 0 {
             out.push(Reason {
-                term: own.label.clone(),
-                fields,
+                term: label.clone(),
+                fields: field_names(mask[pos]),
             });
             continue;
         }
-        for e in equivalents {
-            let fields = call.fields_with(e, *part);
-            if !fields.is_empty() && !out.iter().any(|r| r.term == e.label) {
+        for (e, m) in equivalents {
+            if m[pos] != 0 && !out.iter().any(|r| r.term == *e) {
                 out.push(Reason {
-                    term: e.label.clone(),
-                    fields,
+                    term: e.clone(),
+                    fields: field_names(m[pos]),
                 });
             }
         }
@@ -241,13 +368,8 @@ fn reasons(terms: &ProfileTerms, call: &CallTokens) -> Vec<Reason> {
 }
 
 /// Ranks matches: relevance, then next deadline (none last), then id.
-fn rank(matches: &mut [Match], candidates: &[Candidate], now: DateTime<Utc>) {
-    let next = |m: &Match| {
-        candidates[m.candidate]
-            .call
-            .next_deadline(now)
-            .map(DatePoint::cutoff)
-    };
+fn rank(matches: &mut [Match], candidates: &[Candidate], facts: &[CallFacts], now: DateTime<Utc>) {
+    let next = |m: &Match| facts[m.candidate].next(now);
     matches.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
@@ -271,7 +393,8 @@ fn rank(matches: &mut [Match], candidates: &[Candidate], now: DateTime<Utc>) {
 #[derive(Debug)]
 pub struct Matcher {
     candidates: Vec<Candidate>,
-    tokens: Vec<CallTokens>,
+    postings: Postings,
+    facts: Vec<CallFacts>,
     index: CandidateIndex,
     glossary: Glossary,
 }
@@ -290,13 +413,12 @@ impl Matcher {
             })
             .collect();
         let index = CandidateIndex::build(&docs, glossary.clone())?;
-        let tokens = candidates
-            .iter()
-            .map(|c| CallTokens::new(&c.call))
-            .collect();
+        let postings = Postings::build(&candidates);
+        let facts = candidates.iter().map(|c| CallFacts::new(&c.call)).collect();
         Ok(Matcher {
             candidates,
-            tokens,
+            postings,
+            facts,
             index,
             glossary,
         })
@@ -349,20 +471,22 @@ impl Matcher {
     ) -> Result<Vec<Match>, MatchError> {
         let found = self.index.matches(query)?;
         let mut terms: Option<ProfileTerms> = None;
+        let filters = ProfileFilters::new(p);
         let mut out = Vec::new();
         for (pos, score) in found {
             let c = &self.candidates[pos];
-            if !in_window(c, last_digest, now) || !eligible(&c.call, p, now) {
+            if !in_window(c, last_digest, now) || !filters.admit(&c.call, &self.facts[pos], now) {
                 continue;
             }
-            let terms = terms.get_or_insert_with(|| ProfileTerms::new(&p.query, &self.glossary));
+            let terms = terms
+                .get_or_insert_with(|| ProfileTerms::new(&p.query, &self.glossary, &self.postings));
             out.push(Match {
                 candidate: pos,
                 score,
-                reasons: reasons(terms, &self.tokens[pos]),
+                reasons: reasons(terms, pos),
             });
         }
-        rank(&mut out, &self.candidates, now);
+        rank(&mut out, &self.candidates, &self.facts, now);
         Ok(out)
     }
 
