@@ -197,7 +197,12 @@ fn main() {
         100.0 * f("correct") / f("total").max(1.0)
     );
     for l in labelled.iter().filter(|l| !ours_correct(l)) {
-        println!("fundwatch missed: {:?}: expected {:?}, found {:?}", l.phrase, l.want, ours_found(l));
+        println!(
+            "fundwatch missed: {:?}: expected {:?}, found {:?}",
+            l.phrase,
+            l.want,
+            ours_found(l)
+        );
     }
     println!(
         "\nspeed ratio: {:.0}× (MB/s); dateparser measured on {} of {} documents in {:.1} s",

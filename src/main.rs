@@ -5,7 +5,7 @@
 //! |------|---------|
 //! | 0 | success |
 //! | 1 | unexpected error (IO, database, bug) |
-//! | 2 | a one-shot crawl finished but some sources failed (the others were stored) |
+//! | 2 | partial failure: some sources of a crawl failed (the others were stored), or some digests or reports were not delivered |
 //! | 3 | invalid configuration (nothing was fetched or changed) |
 //! | 4 | another fundwatch process holds what this command needs (the daemon's lock, the index writer) |
 

@@ -123,7 +123,7 @@ pub fn run(cli: &Cli, args: &CrawlArgs) -> anyhow::Result<Exit> {
     }
     print_reports(&reports, args.json)?;
     Ok(if reports.iter().any(CrawlReport::failed) {
-        Exit::SourcesFailed
+        Exit::Partial
     } else {
         Exit::Ok
     })

@@ -163,7 +163,7 @@ fn send_now(cli: &Cli, a: &SendArgs) -> anyhow::Result<Exit> {
         )?;
     }
     Ok(if report.has_failures() {
-        Exit::SourcesFailed
+        Exit::Partial
     } else {
         Exit::Ok
     })

@@ -34,8 +34,9 @@ pub enum Exit {
     Ok = 0,
     /// Unexpected error.
     Unexpected = 1,
-    /// Some sources failed in a one-shot crawl.
-    SourcesFailed = 2,
+    /// Partial failure: some sources of a crawl, or some deliveries of a
+    /// digest or report run, failed (the rest was done).
+    Partial = 2,
     /// Invalid configuration.
     Config = 3,
     /// Another process holds the lock this command needs.
@@ -73,8 +74,8 @@ impl Exit {
 pub struct InvalidInput(pub String);
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 success; 1 unexpected error; 2 some sources failed during a crawl \
-(the others were stored); 3 invalid configuration or arguments (nothing was changed); \
+Exit codes: 0 success; 1 unexpected error; 2 partial failure: some sources failed during a \
+crawl (the others were stored), or some digests or reports were not delivered; 3 invalid configuration or arguments (nothing was changed); \
 4 another fundwatch process holds the lock this command needs.
 
 Logging: set RUST_LOG (e.g. RUST_LOG=fundwatch=debug).";

@@ -57,6 +57,6 @@ fn send_now(cli: &Cli) -> anyhow::Result<Exit> {
     Ok(if outcome.failed.is_empty() {
         Exit::Ok
     } else {
-        Exit::SourcesFailed
+        Exit::Partial
     })
 }

@@ -156,7 +156,7 @@ fn check(cli: &Cli, id: &str, json: bool) -> anyhow::Result<Exit> {
         }
     }
     Ok(if report.failed() {
-        Exit::SourcesFailed
+        Exit::Partial
     } else {
         Exit::Ok
     })

@@ -1041,7 +1041,9 @@ struct PeriodicContext {
 /// The weekly digests: records and sends the current period's digests that
 /// were not sent yet (a restart never sends one twice nor skips one).
 async fn digest_job(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<String, String> {
-    let r = send::send_digests(&ctx.digest, &[], false, now).await.map_err(|e| e.to_string())?;
+    let r = send::send_digests(&ctx.digest, &[], false, now)
+        .await
+        .map_err(|e| e.to_string())?;
     let summary = format!(
         "{} recorded, {} sent, {} failed, {} empty",
         r.recorded.len(),
@@ -1049,18 +1051,28 @@ async fn digest_job(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<String,
         r.failed.len(),
         r.empty.len()
     );
-    if r.has_failures() { Err(format!("some digests were not delivered: {summary}")) } else { Ok(summary) }
+    if r.has_failures() {
+        Err(format!("some digests were not delivered: {summary}"))
+    } else {
+        Ok(summary)
+    }
 }
 
 /// The officer's report.
 async fn report_job(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<String, String> {
-    let r = send::send_report(&ctx.digest, now).await.map_err(|e| e.to_string())?;
+    let r = send::send_report(&ctx.digest, now)
+        .await
+        .map_err(|e| e.to_string())?;
     if r.failed.is_empty() {
         Ok(format!("sent to {} address(es)", r.sent.len()))
     } else {
         Err(format!(
             "not delivered to {}",
-            r.failed.iter().map(|(a, why)| format!("{a}: {why}")).collect::<Vec<_>>().join("; ")
+            r.failed
+                .iter()
+                .map(|(a, why)| format!("{a}: {why}"))
+                .collect::<Vec<_>>()
+                .join("; ")
         ))
     }
 }

@@ -7,9 +7,9 @@
 
 pub mod compose;
 pub mod mail;
+pub mod render;
 pub mod report;
 pub mod send;
-pub mod render;
 
 use std::fmt;
 

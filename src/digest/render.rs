@@ -43,8 +43,15 @@ pub struct Rendered {
 
 /// Rendering failed: a template bug, never bad data.
 #[derive(Debug, thiserror::Error)]
-#[error("rendering the digest failed (a template bug; please report it): {0}")]
-pub struct RenderError(#[from] minijinja::Error);
+#[non_exhaustive]
+pub enum RenderError {
+    /// Rendering a template failed.
+    #[error("rendering the digest failed (a template bug; please report it): {0}")]
+    Render(#[from] minijinja::Error),
+    /// The embedded templates do not parse.
+    #[error("the digest templates do not parse (a bug; please report it): {0}")]
+    Template(String),
+}
 
 struct Strings {
     greeting: &'static str,
@@ -234,17 +241,12 @@ fn item_view(item: &DigestItem, lang: Language, tz: Tz, now: DateTime<Utc>) -> I
     let reasons = item
         .reasons
         .iter()
-        .map(|r| format!("« {} » ({})", r.term, r.fields.join(", ")))
+        .map(|r| match lang {
+            Language::Fr => format!("« {} » ({})", r.term, r.fields.join(", ")),
+            Language::En => format!("\"{}\" ({})", r.term, r.fields.join(", ")),
+        })
         .collect::<Vec<_>>()
         .join(", ");
-    let reasons = if lang == Language::En {
-        reasons
-            .replace('«', "\"")
-            .replace(" »", "\"")
-            .replace("\" ", "\"")
-    } else {
-        reasons
-    };
     // Escaping does not make a `javascript:` URL safe in an href: only
     // web links are linked.
     let url = if c.url.starts_with("https://") || c.url.starts_with("http://") {
@@ -336,6 +338,22 @@ pub fn message_id(profile_id: &str, period: super::Period, domain: &str) -> Stri
     format!("<digest.{profile_id}.{period}@{domain}>")
 }
 
+/// The embedded templates, parsed once per process: rendering thousands of
+/// digests must not re-parse them each time. Immutable once built.
+fn templates() -> Result<&'static Environment<'static>, RenderError> {
+    static ENV: std::sync::OnceLock<Result<Environment<'static>, String>> =
+        std::sync::OnceLock::new();
+    let built = ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.add_template("digest.txt", include_str!("templates/digest.txt"))
+            .map_err(|e| e.to_string())?;
+        env.add_template("digest.html", include_str!("templates/digest.html"))
+            .map_err(|e| e.to_string())?;
+        Ok(env)
+    });
+    built.as_ref().map_err(|e| RenderError::Template(e.clone()))
+}
+
 /// Renders `d`.
 pub fn render(
     d: &Digest,
@@ -344,9 +362,7 @@ pub fn render(
 ) -> Result<Rendered, RenderError> {
     let lang = d.profile.language;
     let s = strings(lang);
-    let mut env = Environment::new();
-    env.add_template("digest.txt", include_str!("templates/digest.txt"))?;
-    env.add_template("digest.html", include_str!("templates/digest.html"))?;
+    let env = templates()?;
     let mut sections = Vec::new();
     for (heading, items) in [
         (s.new, &d.new),

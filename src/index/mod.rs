@@ -30,9 +30,9 @@
 pub mod analyzer;
 pub mod glossary;
 pub mod query;
+pub mod ram;
 pub mod schema;
 pub mod search;
-pub mod ram;
 
 use std::path::{Path, PathBuf};
 
