@@ -155,7 +155,12 @@ fn print_reports(reports: &[CrawlReport], json: bool) -> anyhow::Result<()> {
         }
     }
     let failed = reports.iter().filter(|r| r.failed()).count();
-    if failed > 0 {
+    if failed == reports.len() && failed > 0 {
+        writeln!(
+            out,
+            "every source failed ({failed}); nothing new was stored: check the network."
+        )?;
+    } else if failed > 0 {
         writeln!(
             out,
             "{failed} of {} sources failed; the others were stored.",
