@@ -116,9 +116,14 @@ pub fn run(cli: &Cli, args: &CrawlArgs) -> anyhow::Result<Exit> {
     ));
     progress.finish_and_clear();
     {
-        let store = store
+        let mut store = store
             .lock()
             .map_err(|_| anyhow::anyhow!("database handle poisoned by an earlier panic"))?;
+        // Calls of sources not crawled now still close when their last
+        // deadline passes.
+        store
+            .refresh_statuses(chrono::Utc::now())
+            .context("recomputing the statuses of stored calls")?;
         super::index_cmd::update_index(cli, &store)?;
     }
     print_reports(&reports, args.json)?;

@@ -89,6 +89,11 @@ use state::{DaemonState, JobTimes, STATE_KEY};
 /// on a stale monotonic deadline.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
+/// How often statuses are recomputed from the dates when nothing else
+/// changes a call: a call closes when its last deadline passes even if its
+/// source is not crawled that day.
+const STATUS_REFRESH_EVERY: Duration = Duration::from_secs(3600);
+
 /// Time the cancelled jobs get to reach their safe point after the grace
 /// period, before they are aborted.
 const CANCEL_WAIT: Duration = Duration::from_secs(2);
@@ -321,6 +326,7 @@ pub async fn run(cfg: DaemonConfig, notifier: Notifier) -> Result<(), DaemonErro
         tasks: JoinSet::new(),
         task_jobs: HashMap::new(),
         sync_wanted: false,
+        status_refreshed: None,
         cancel: CancellationToken::new(),
         stopping: false,
         published: String::new(),
@@ -345,8 +351,17 @@ pub async fn run(cfg: DaemonConfig, notifier: Notifier) -> Result<(), DaemonErro
     loop {
         let now = Utc::now();
         daemon.spawn_due(now);
+        if daemon
+            .status_refreshed
+            .is_some_and(|t| t.elapsed() >= STATUS_REFRESH_EVERY)
+        {
+            daemon.request_sync();
+        }
         daemon.publish(now).await;
         let mut wake = daemon.next_wake(now);
+        if let Some(t) = daemon.status_refreshed {
+            wake = wake.min(t + STATUS_REFRESH_EVERY);
+        }
         if let Some(p) = next_ping {
             wake = wake.min(p);
         }
@@ -399,6 +414,8 @@ struct Daemon {
     task_jobs: HashMap<tokio::task::Id, Job>,
     /// A catch-up was asked for while one was running.
     sync_wanted: bool,
+    /// When statuses were last recomputed (None: not yet).
+    status_refreshed: Option<Instant>,
     /// Cancels in-flight crawls once the shutdown grace period is over.
     cancel: CancellationToken,
     stopping: bool,
@@ -603,14 +620,30 @@ impl Daemon {
             return;
         }
         self.sync_wanted = false;
+        // Statuses move with the calendar: recompute them with the first
+        // catch-up, then at most every STATUS_REFRESH_EVERY.
+        let refresh = self
+            .status_refreshed
+            .is_none_or(|t| t.elapsed() >= STATUS_REFRESH_EVERY);
+        if refresh {
+            self.status_refreshed = Some(Instant::now());
+        }
         let store = self.sync_store.clone();
         let index = self.index.clone();
         let handle = self.tasks.spawn(async move {
             let t0 = Instant::now();
             let result = tokio::task::spawn_blocking(move || {
-                let store = store
+                let mut store = store
                     .lock()
                     .map_err(|_| "database handle poisoned by an earlier panic".to_owned())?;
+                if refresh {
+                    let changed = store
+                        .refresh_statuses(Utc::now())
+                        .map_err(|e| e.to_string())?;
+                    if !changed.is_empty() {
+                        info!(calls = changed.len(), "statuses recomputed from the dates");
+                    }
+                }
                 sync::catch_up(&store, &index).map_err(|e| e.to_string())
             })
             .await

@@ -783,6 +783,77 @@ impl Store {
         Ok(summary)
     }
 
+    /// Recomputes the status of every call not yet closed from its dates and
+    /// `now` (a call closes when its last deadline passes, opens when its
+    /// opening date comes), even when no source was crawled since. Each change
+    /// is a `status` history row and bumps the data version, so the index
+    /// catches up. One transaction; returns the ids changed.
+    pub fn refresh_statuses(&mut self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        let db = self.db.clone();
+        let e = |context: &'static str| {
+            let db = db.clone();
+            move |source| StoreError::from_sqlite(&db, context, source)
+        };
+        let tx = self.write_tx("refreshing statuses")?;
+        let current = read_data_version(&tx).map_err(e("reading the data version"))?;
+        let rows: Vec<(String, String, Option<String>, String)> = tx
+            .prepare("SELECT id, deadlines, opening, status FROM calls WHERE status != 'closed'")
+            .and_then(|mut st| {
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .collect()
+            })
+            .map_err(e("reading statuses"))?;
+        let mut changed = Vec::new();
+        for (id, deadlines, opening, status) in rows {
+            let bad = |what: &'static str, detail: String| StoreError::BadRow {
+                table: "calls",
+                key: id.clone(),
+                what,
+                detail,
+            };
+            let deadlines: Vec<DatePoint> =
+                serde_json::from_str(&deadlines).map_err(|x| bad("deadlines", x.to_string()))?;
+            let opening: Option<DatePoint> = opening
+                .map(|o| serde_json::from_str(&o))
+                .transpose()
+                .map_err(|x| bad("opening", x.to_string()))?;
+            let old: crate::model::Status = status.parse().map_err(|x: String| bad("status", x))?;
+            let new = compute_status(&deadlines, opening.as_ref(), Some(old), now);
+            if new != old {
+                changed.push((id, old, new));
+            }
+        }
+        if !changed.is_empty() {
+            let rev = current + 1;
+            let at = ts(now);
+            for (id, old, new) in &changed {
+                tx.execute(
+                    "UPDATE calls SET status = ?2, last_changed = ?3, rev = ?4 WHERE id = ?1",
+                    params![id, new.as_str(), at, rev],
+                )
+                .map_err(e("updating a status"))?;
+                tx.execute(
+                    "INSERT INTO changes(call_id, at, field, old, new, run_id) VALUES (?1, ?2, 'status', ?3, ?4, NULL)",
+                    params![
+                        id,
+                        at,
+                        serde_json::Value::from(old.as_str()).to_string(),
+                        serde_json::Value::from(new.as_str()).to_string()
+                    ],
+                )
+                .map_err(e("recording a status change"))?;
+            }
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![DATA_VERSION_KEY, rev.to_string()],
+            )
+            .map_err(e("bumping the data version"))?;
+        }
+        tx.commit().map_err(e("committing statuses"))?;
+        Ok(changed.into_iter().map(|(id, _, _)| id).collect())
+    }
+
     /// The call with this id, or the only call whose id starts with it.
     /// `Ok(None)` when nothing matches; [`StoreError::AmbiguousId`] when
     /// several do.

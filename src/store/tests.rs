@@ -769,3 +769,52 @@ fn one_source_s_distinct_native_ids_are_distinct_calls_despite_shared_keys() {
     assert_eq!(store.call_count().unwrap(), 2);
     assert_eq!(store.call(&a.id).unwrap().unwrap().links.len(), 2);
 }
+
+#[test]
+fn statuses_follow_the_calendar_without_a_crawl() {
+    let mut store = Store::open_in_memory().unwrap();
+    let open = call("anr", "c1", "Open until 15 September");
+    let mut forthcoming = call("anr", "c2", "Opens on 1 October");
+    forthcoming.opening = Some(day(2026, 10, 1));
+    forthcoming.deadlines = vec![day(2026, 12, 1)];
+    forthcoming.status = Status::Forthcoming;
+    let mut undated = call("anr", "c3", "No dates");
+    undated.deadlines.clear();
+    store
+        .apply_calls(
+            "anr",
+            &[open, forthcoming, undated],
+            t("2026-06-01T10:00:00Z"),
+        )
+        .unwrap();
+    let v0 = store.data_version().unwrap();
+
+    // Nothing changes while the dates say the same.
+    assert!(
+        store
+            .refresh_statuses(t("2026-09-15T12:00:00Z"))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.data_version().unwrap(), v0);
+
+    // Past the deadline (end of day, Paris) and the opening date.
+    let changed = store.refresh_statuses(t("2026-10-02T08:00:00Z")).unwrap();
+    assert_eq!(changed, ["c1", "c2"]);
+    assert_eq!(
+        store.call("c1").unwrap().unwrap().call.status,
+        Status::Closed
+    );
+    assert_eq!(store.call("c2").unwrap().unwrap().call.status, Status::Open);
+    assert_eq!(store.call("c3").unwrap().unwrap().call.status, Status::Open);
+    assert!(
+        store.data_version().unwrap() > v0,
+        "the index must catch up"
+    );
+    let h = store.history("c1").unwrap();
+    assert_eq!(
+        (h[0].field.as_str(), &h[0].old, &h[0].new),
+        ("status", &json!("open"), &json!("closed"))
+    );
+    assert_eq!(store.calls_since_rev(v0).unwrap(), ["c1", "c2"]);
+}
