@@ -818,3 +818,42 @@ fn statuses_follow_the_calendar_without_a_crawl() {
     );
     assert_eq!(store.calls_since_rev(v0).unwrap(), ["c1", "c2"]);
 }
+
+#[test]
+fn a_schema_1_database_upgrades_with_its_calls_intact() {
+    // A file as the first release left it: one call stored, schema 1 (no
+    // outbox table, user_version 1). Migration 2 only adds a table, so
+    // removing it gives exactly that file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fundwatch.db");
+    {
+        let mut store = Store::open(&path).unwrap();
+        store
+            .apply_calls(
+                "anr",
+                &[call("anr", "c1", "Appel 1")],
+                t("2026-06-01T10:00:00Z"),
+            )
+            .unwrap();
+        store
+            .connection()
+            .execute_batch("DROP TABLE outbox; PRAGMA user_version = 1;")
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let version: i64 = store
+        .connection()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version as usize, super::migrations::MIGRATIONS.len());
+    assert_eq!(store.call("c1").unwrap().unwrap().call.title, "Appel 1");
+    let outbox: i64 = store
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'outbox'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(outbox, 1, "the upgrade created the outbox");
+}
