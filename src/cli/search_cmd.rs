@@ -121,7 +121,7 @@ fn next_deadline_cell(h: &Hit, now: DateTime<Utc>) -> String {
     let local = match d.at {
         Some(at) => at
             .with_timezone(&chrono::Local)
-            .format("%Y-%m-%d %H:%M")
+            .format("%Y-%m-%d %H:%M %:z")
             .to_string(),
         None => d.date_string(),
     };
@@ -172,13 +172,13 @@ pub fn run(cli: &Cli, args: &SearchArgs) -> anyhow::Result<Exit> {
     };
     writeln!(
         out,
-        "{:<28} {:<60} {:<24} {:<13} id",
+        "{:<34} {:<60} {:<24} {:<13} id",
         "next deadline", "title", "funder", "level"
     )?;
     for h in &hits {
         writeln!(
             out,
-            "{:<28} {:<60} {:<24} {:<13} {}",
+            "{:<34} {:<60} {:<24} {:<13} {}",
             next_deadline_cell(h, now),
             truncate(&h.title, 60),
             truncate(&h.funder, 24),
