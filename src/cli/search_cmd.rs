@@ -113,7 +113,7 @@ pub struct SearchArgs {
     csv: bool,
 }
 
-/// "2027-01-28 17:00 CET · in 63 d".
+/// "2027-01-28 17:00 +01:00 (in 63 d)": the officer's local time (TZ).
 fn next_deadline_cell(h: &Hit, now: DateTime<Utc>) -> String {
     let Some(d) = &h.next_deadline else {
         return "-".to_owned();
