@@ -3,6 +3,7 @@
 //! server, a SQLite file, an on-disk index, the built binary.
 
 mod cli_crawl;
+mod cli_dates;
 mod cli_search;
 mod daemon;
 mod digest;
