@@ -150,7 +150,27 @@ pub async fn crawl_source(
                         Err(e) => report.errors.push(format!("storing the calls failed: {e}")),
                     }
                 }
-                Some(_) => {}
+                // A 304 may carry a newer Last-Modified or ETag: remember
+                // them (RFC 9111 §4.3.4), nothing else to store.
+                Some(store) => {
+                    let store = store.clone();
+                    let validators = h.validators;
+                    let saved = tokio::task::spawn_blocking(move || {
+                        let mut store = store
+                            .lock()
+                            .map_err(|_| "database handle poisoned".to_owned())?;
+                        for (url, v) in &validators {
+                            store
+                                .set_validators(url.as_str(), v, now)
+                                .map_err(|e| e.to_string())?;
+                        }
+                        Ok::<_, String>(())
+                    })
+                    .await;
+                    if let Ok(Err(e)) | Err(e) = saved.map_err(|e| e.to_string()) {
+                        warn!(source.id = %source.id, error = %e, "could not update the validators after a 304");
+                    }
+                }
             }
         }
     }

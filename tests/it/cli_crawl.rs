@@ -70,6 +70,17 @@ async fn crawl_stores_feed_listing_and_portal_then_a_second_crawl_changes_nothin
         0,
         "a 304 fetches no body"
     );
+    // The validators a 304 carries are remembered (RFC 9111 §4.3.4).
+    let store = fundwatch::store::Store::open(&dir.path().join("fundwatch.db")).unwrap();
+    let v = store
+        .validators(&format!("{}/anr/feed.xml", server.uri()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(v.etag.as_deref(), Some("\"anr-v1\""));
+    assert_eq!(
+        v.last_modified.as_deref(),
+        Some("Wed, 25 Nov 2026 10:00:00 GMT")
+    );
     assert_eq!(by_source(&second, "region-aura")["fetched"], 0);
     assert_eq!(by_source(&second, "eu-horizon")["unchanged"], 2);
 

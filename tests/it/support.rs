@@ -75,7 +75,11 @@ pub async fn portal_server() -> MockServer {
     Mock::given(method("GET"))
         .and(path("/anr/feed.xml"))
         .and(header("if-none-match", "\"anr-v1\""))
-        .respond_with(ResponseTemplate::new(304).insert_header("etag", "\"anr-v1\""))
+        .respond_with(
+            ResponseTemplate::new(304)
+                .insert_header("etag", "\"anr-v1\"")
+                .insert_header("last-modified", "Wed, 25 Nov 2026 10:00:00 GMT"),
+        )
         .with_priority(1)
         .mount(&server)
         .await;
