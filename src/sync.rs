@@ -66,6 +66,11 @@ pub fn rebuild(store: &Store, index: &IndexHandle) -> Result<SyncReport, SyncErr
 /// database was replaced).
 pub fn catch_up(store: &Store, index: &IndexHandle) -> Result<SyncReport, SyncError> {
     let current = store.data_version()?;
+    // Documents analysed under another glossary carry other concept
+    // numbers: only a rebuild makes them agree again.
+    if !index.glossary_current()? && index.indexed_generation()?.is_some() {
+        return rebuild(store, index);
+    }
     let indexed = index.indexed_generation()?;
     match indexed {
         Some(g) if g == current => Ok(SyncReport {

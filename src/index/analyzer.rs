@@ -1,25 +1,36 @@
-//! The text analysers the index registers: one French chain, one English
-//! chain and a keyword chain, all accent- and case-insensitive.
+//! The text analysers the index registers: the bilingual text chain and a
+//! keyword chain, all accent- and case-insensitive; plus the French and
+//! English chains the digests use to explain matches.
 //!
 //! Calls arrive in French and English, often mixed (English titles on French
-//! portals, French summaries of EU calls), so every text field is indexed
-//! twice, once per chain, and queries search both: a wrong language guess
-//! then never hides a call. Both chains fold accents *before* stemming, at
-//! index and query time alike (the query parser uses the field's analyser),
-//! so "evenement" and "événement" reduce to the same stem, as do
-//! "mobilités"/"mobilité" (French Snowball) and "universities"/"university"
-//! (English Snowball).
+//! portals, French summaries of EU calls), so every word is stemmed both
+//! ways and both stems are indexed at the word's position (one token when
+//! they agree): a wrong language guess then never hides a call, and a query
+//! word costs one or two term lookups in one field. Accents are folded
+//! *before* stemming, at index and query time alike, so "evenement" and
+//! "événement" reduce to the same stem, as do "mobilités"/"mobilité" (French
+//! Snowball) and "universities"/"university" (English Snowball).
+//!
+//! The text chain also emits the glossary's concept tokens
+//! ([`super::glossary::concept_token`]) where a glossary term occurs, at the
+//! position of its first word and spanning its words, so snippets highlight
+//! the whole phrase.
+
+use std::borrow::Cow;
+use std::sync::Arc;
 
 use tantivy::Index;
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language as StemLanguage, LowerCaser, RawTokenizer, RemoveLongFilter,
-    SimpleTokenizer, Stemmer, TextAnalyzer, TokenStream,
+    SimpleTokenizer, Stemmer, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
 };
 
-/// Name of the French analyser (simple tokens, lowercase, folded, French stems).
-pub const FRENCH: &str = "fw_fr";
-/// Name of the English analyser (simple tokens, lowercase, folded, English stems).
-pub const ENGLISH: &str = "fw_en";
+use super::glossary::{ConceptMatcher, Glossary, concept_token};
+
+/// Name of the bilingual text analyser (simple tokens, lowercase, folded,
+/// French and English stems stacked, glossary concepts).
+pub const TEXT: &str = "fw_text";
+
 /// Name of the keyword analyser: the whole value as one token, lowercase and
 /// folded, for exact filters (`level:eu`, a funder's full name).
 pub const KEYWORD: &str = "fw_keyword";
@@ -64,14 +75,193 @@ pub(crate) fn folding() -> TextAnalyzer {
         .build()
 }
 
-/// Registers the three analysers on `index`. Must run after every
-/// `Index::open`/`create`: tantivy stores analyser *names* in the schema, not
-/// the analysers themselves.
-pub fn register(index: &Index) {
+/// The bilingual text chain, marking the terms of `glossary`.
+pub fn text(glossary: &Glossary) -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_LEN))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(Bilingual {
+            concepts: glossary.matcher(),
+        })
+        .build()
+}
+
+/// Registers the analysers on `index`, the text chain marking the terms of
+/// `glossary`. Must run after every `Index::open`/`create`: tantivy stores
+/// analyser *names* in the schema, not the analysers themselves.
+pub fn register(index: &Index, glossary: &Glossary) {
     let manager = index.tokenizers();
-    manager.register(FRENCH, french());
-    manager.register(ENGLISH, english());
+    manager.register(TEXT, text(glossary));
     manager.register(KEYWORD, keyword());
+}
+
+/// The French and English Snowball stemmers, applied to folded lowercase
+/// words.
+#[derive(Clone, Copy)]
+pub struct Stems {
+    fr: frostem::Stemmer,
+    en: frostem::Stemmer,
+}
+
+impl std::fmt::Debug for Stems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stems(fr, en)")
+    }
+}
+
+impl Default for Stems {
+    fn default() -> Self {
+        Stems::new()
+    }
+}
+
+impl Stems {
+    /// Both stemmers.
+    pub fn new() -> Stems {
+        Stems {
+            fr: frostem::Stemmer::new(frostem::Algorithm::French),
+            en: frostem::Stemmer::new(frostem::Algorithm::English),
+        }
+    }
+
+    /// The French stem of a folded word.
+    pub fn fr<'a>(&self, word: &'a str) -> Cow<'a, str> {
+        self.fr.stem(word)
+    }
+
+    /// The English stem of a folded word.
+    pub fn en<'a>(&self, word: &'a str) -> Cow<'a, str> {
+        self.en.stem(word)
+    }
+
+    /// French and English stems of every word.
+    pub fn both(&self, words: &[String]) -> (Vec<String>, Vec<String>) {
+        words
+            .iter()
+            .map(|w| (self.fr(w).into_owned(), self.en(w).into_owned()))
+            .unzip()
+    }
+
+    /// The distinct stems of one word: the French one, then the English one
+    /// when it differs. What the text chain indexes for that word.
+    pub fn of(&self, word: &str) -> Vec<String> {
+        let fr = self.fr(word);
+        let en = self.en(word);
+        if fr == en {
+            vec![fr.into_owned()]
+        } else {
+            vec![fr.into_owned(), en.into_owned()]
+        }
+    }
+}
+
+/// The last stage of the text chain: folded words in, stacked stems and
+/// concept tokens out. Glossary terms span several words, so the stage reads
+/// the whole (short) value before emitting anything.
+#[derive(Clone)]
+struct Bilingual {
+    concepts: Arc<ConceptMatcher>,
+}
+
+impl TokenFilter for Bilingual {
+    type Tokenizer<T: Tokenizer> = BilingualFilter<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> BilingualFilter<T> {
+        BilingualFilter {
+            concepts: self.concepts,
+            stems: Stems::new(),
+            inner: tokenizer,
+        }
+    }
+}
+
+/// [`Bilingual`] applied to the words of tokenizer `T`.
+#[derive(Clone)]
+pub struct BilingualFilter<T> {
+    concepts: Arc<ConceptMatcher>,
+    stems: Stems,
+    inner: T,
+}
+
+impl<T: Tokenizer> Tokenizer for BilingualFilter<T> {
+    type TokenStream<'a> = BilingualStream;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> BilingualStream {
+        let mut words: Vec<Token> = Vec::new();
+        let mut inner = self.inner.token_stream(text);
+        while inner.advance() {
+            words.push(inner.token().clone());
+        }
+        let mut out: Vec<Token> = Vec::with_capacity(words.len() + words.len() / 2);
+        let mut fr: Vec<String> = Vec::with_capacity(words.len());
+        let mut en: Vec<String> = Vec::with_capacity(words.len());
+        for w in &words {
+            fr.push(self.stems.fr(&w.text).into_owned());
+            en.push(self.stems.en(&w.text).into_owned());
+        }
+        let mut found = Vec::new();
+        for (i, w) in words.iter().enumerate() {
+            let stem = |text: String| Token { text, ..w.clone() };
+            out.push(stem(fr[i].clone()));
+            if en[i] != fr[i] {
+                out.push(stem(en[i].clone()));
+            }
+            if self.concepts.is_empty() {
+                continue;
+            }
+            self.concepts.matches_at(&fr, &en, i, &mut found);
+            for &(group, len) in &found {
+                let last = &words[i + len - 1];
+                out.push(Token {
+                    offset_from: w.offset_from,
+                    offset_to: last.offset_to,
+                    position: w.position,
+                    text: concept_token(group),
+                    position_length: len,
+                });
+            }
+        }
+        BilingualStream {
+            tokens: out,
+            next: 0,
+            empty: Token::default(),
+        }
+    }
+}
+
+/// The tokens of one value, produced up front by [`BilingualFilter`].
+pub struct BilingualStream {
+    tokens: Vec<Token>,
+    /// One past the current token (0 before the first `advance`).
+    next: usize,
+    /// What `token()` shows outside the stream (tantivy never asks).
+    empty: Token,
+}
+
+impl TokenStream for BilingualStream {
+    fn advance(&mut self) -> bool {
+        if self.next < self.tokens.len() {
+            self.next += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn token(&self) -> &Token {
+        self.next
+            .checked_sub(1)
+            .and_then(|i| self.tokens.get(i))
+            .unwrap_or(&self.empty)
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        if self.next == 0 || self.next > self.tokens.len() {
+            return &mut self.empty;
+        }
+        &mut self.tokens[self.next - 1]
+    }
 }
 
 /// Runs `analyzer` over `text` and returns the token texts.
@@ -80,6 +270,16 @@ pub fn tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let mut stream = analyzer.token_stream(text);
     while let Some(token) = stream.next() {
         out.push(token.text.clone());
+    }
+    out
+}
+
+/// Runs `analyzer` over `text` and returns `(position, token text)` pairs.
+pub fn positioned_tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut stream = analyzer.token_stream(text);
+    while let Some(token) = stream.next() {
+        out.push((token.position, token.text.clone()));
     }
     out
 }

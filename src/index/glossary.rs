@@ -7,11 +7,21 @@
 //! compared after the index's own analysis (lowercase, accents folded,
 //! French or English stems), so "mobilités" and "Bourses" match entries
 //! written "mobilité" and "bourse".
+//!
+//! The glossary works at index time too: the text analyser
+//! ([`super::analyzer::text`]) marks every place a glossary term occurs with
+//! one *concept token* per group ([`concept_token`]), so a query for any term
+//! of a group is a single term lookup rather than a union of every
+//! equivalent's words and phrases (phrase queries over long bodies were the
+//! slowest searches). The index records the [`Glossary::fingerprint`] it was
+//! built with; when the officer's glossary changes, searches fall back to
+//! expanding terms at query time until the index is rebuilt.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::analyzer;
+use super::analyzer::{self, Stems};
 
 /// The embedded default glossary.
 const DEFAULT_TSV: &str = include_str!("../../data/glossary.tsv");
@@ -51,6 +61,84 @@ pub struct Glossary {
     keys: HashMap<String, Vec<usize>>,
     /// Longest term, in words: bounds the phrase search in queries.
     max_words: usize,
+    /// The index-time matcher, shared with the analysers built from it.
+    matcher: Arc<ConceptMatcher>,
+}
+
+/// The concept token of group `group`: what the analyser emits where a term
+/// of the group occurs. `#` never survives tokenisation of real text, so a
+/// concept token cannot collide with a word.
+pub(crate) fn concept_token(group: usize) -> String {
+    format!("#g{group}")
+}
+
+/// One glossary term as stem sequences, for matching analysed text.
+#[derive(Debug, Clone)]
+struct ConceptTerm {
+    group: usize,
+    fr: Vec<String>,
+    en: Vec<String>,
+}
+
+/// Finds glossary terms in a sequence of folded words. A term matches where
+/// its French stems equal the words' French stems, or its English stems the
+/// English ones: the same rule as the query-side keys of [`Glossary`], so a
+/// query term and the text it should find always agree.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ConceptMatcher {
+    terms: Vec<ConceptTerm>,
+    /// First word's French stem → terms starting with it.
+    first_fr: HashMap<String, Vec<usize>>,
+    /// First word's English stem → terms starting with it.
+    first_en: HashMap<String, Vec<usize>>,
+}
+
+impl ConceptMatcher {
+    fn add(&mut self, group: usize, fr: Vec<String>, en: Vec<String>) {
+        let (Some(f), Some(e)) = (fr.first(), en.first()) else {
+            return;
+        };
+        let idx = self.terms.len();
+        self.first_fr.entry(f.clone()).or_default().push(idx);
+        self.first_en.entry(e.clone()).or_default().push(idx);
+        self.terms.push(ConceptTerm { group, fr, en });
+    }
+
+    /// True when no term is known (the analyser then skips matching).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// Pushes `(group, words covered)` for every term starting at word `at`
+    /// of the text whose French and English stems are `fr` and `en`. A group
+    /// is pushed once, with its longest match.
+    pub(crate) fn matches_at(
+        &self,
+        fr: &[String],
+        en: &[String],
+        at: usize,
+        out: &mut Vec<(usize, usize)>,
+    ) {
+        out.clear();
+        let candidates = [
+            fr.get(at).and_then(|s| self.first_fr.get(s)),
+            en.get(at).and_then(|s| self.first_en.get(s)),
+        ];
+        for &t in candidates.into_iter().flatten().flatten() {
+            let term = &self.terms[t];
+            let n = term.fr.len();
+            let fits = |text: &[String], want: &[String]| {
+                text.get(at..at + n).is_some_and(|words| words == want)
+            };
+            if !(fits(fr, &term.fr) || fits(en, &term.en)) {
+                continue;
+            }
+            match out.iter_mut().find(|(g, _)| *g == term.group) {
+                Some(found) => found.1 = found.1.max(n),
+                None => out.push((term.group, n)),
+            }
+        }
+    }
 }
 
 impl Default for Glossary {
@@ -68,6 +156,7 @@ impl Glossary {
             groups: Vec::new(),
             keys: HashMap::new(),
             max_words: 0,
+            matcher: Arc::new(ConceptMatcher::default()),
         }
     }
 
@@ -116,17 +205,43 @@ impl Glossary {
 
     fn add_group(&mut self, terms: Vec<String>) {
         let idx = self.groups.len();
+        let stems = Stems::new();
+        let matcher = Arc::make_mut(&mut self.matcher);
         for term in &terms {
             let words = analyzer::tokens(&mut analyzer::folding(), term);
             self.max_words = self.max_words.max(words.len());
-            for key in keys(&words) {
+            let (fr, en) = stems.both(&words);
+            for key in keys(&fr, &en) {
                 let entry = self.keys.entry(key).or_default();
                 if !entry.contains(&idx) {
                     entry.push(idx);
                 }
             }
+            matcher.add(idx, fr, en);
         }
         self.groups.push(terms);
+    }
+
+    /// The index-time matcher of this glossary.
+    pub(crate) fn matcher(&self) -> Arc<ConceptMatcher> {
+        Arc::clone(&self.matcher)
+    }
+
+    /// A short digest of every group, in order. An index records the
+    /// fingerprint of the glossary it was built with: concept tokens are
+    /// numbered by group, so they are only meaningful under the same one.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        for group in &self.groups {
+            for term in group {
+                hasher.update(term.as_bytes());
+                hasher.update(b"\t");
+            }
+            hasher.update(b"\n");
+        }
+        let digest = hasher.finalize();
+        format!("{}-{}", self.groups.len(), hex::encode(&digest[..8]))
     }
 
     /// Number of groups.
@@ -149,20 +264,13 @@ impl Glossary {
 
     /// Same as [`Glossary::equivalents`] for already folded words.
     pub(crate) fn equivalents_of_words(&self, words: &[String]) -> Vec<&str> {
-        if words.is_empty() {
-            return Vec::new();
-        }
-        let mut groups: Vec<usize> = Vec::new();
-        for key in keys(words) {
-            for &g in self.keys.get(&key).into_iter().flatten() {
-                if !groups.contains(&g) {
-                    groups.push(g);
-                }
-            }
-        }
-        groups.sort_unstable();
+        self.terms_of(&self.groups_of_words(words))
+    }
+
+    /// Every term of `groups`, deduplicated, in order.
+    pub(crate) fn terms_of(&self, groups: &[usize]) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
-        for g in groups {
+        for &g in groups {
             for term in &self.groups[g] {
                 if !out.iter().any(|t| t.eq_ignore_ascii_case(term)) {
                     out.push(term);
@@ -170,6 +278,25 @@ impl Glossary {
             }
         }
         out
+    }
+
+    /// The groups holding a term equal to `words` (already folded), in file
+    /// order. Empty when none does.
+    pub(crate) fn groups_of_words(&self, words: &[String]) -> Vec<usize> {
+        if words.is_empty() {
+            return Vec::new();
+        }
+        let (fr, en) = Stems::new().both(words);
+        let mut groups: Vec<usize> = Vec::new();
+        for key in keys(&fr, &en) {
+            for &g in self.keys.get(&key).into_iter().flatten() {
+                if !groups.contains(&g) {
+                    groups.push(g);
+                }
+            }
+        }
+        groups.sort_unstable();
+        groups
     }
 
     /// Longest term length in words.
@@ -180,17 +307,10 @@ impl Glossary {
 
 /// The two lookup keys of a word sequence: French stems and English stems,
 /// each joined by spaces and tagged so they cannot collide.
-fn keys(words: &[String]) -> [String; 2] {
-    let stem = |mut analyzer: tantivy::tokenizer::TextAnalyzer| {
-        words
-            .iter()
-            .map(|w| analyzer::tokens(&mut analyzer, w).concat())
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+fn keys(fr: &[String], en: &[String]) -> [String; 2] {
     [
-        format!("fr:{}", stem(analyzer::french())),
-        format!("en:{}", stem(analyzer::english())),
+        format!("fr:{}", fr.join(" ")),
+        format!("en:{}", en.join(" ")),
     ]
 }
 

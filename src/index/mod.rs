@@ -3,11 +3,14 @@
 //! queries without touching the database.
 //!
 //! # Architecture
-//! - [`schema`]: fields (text twice, French and English; keywords; dates;
-//!   the stored `Call` JSON) and the query-language aliases.
-//! - [`analyzer`]: the French, English and keyword analysers.
-//! - [`glossary`]: bilingual funding vocabulary for query expansion.
-//! - [`query`]: the query language (tantivy grammar + glossary + aliases).
+//! - [`schema`]: fields (the whole text in `all`, the parts for `title:`
+//!   queries; keywords; dates; the stored `Call` JSON) and the
+//!   query-language aliases.
+//! - [`analyzer`]: the bilingual text analyser (French and English stems,
+//!   glossary concepts) and the keyword analyser.
+//! - [`glossary`]: bilingual funding vocabulary, marked at index time.
+//! - [`query`]: the query language (tantivy grammar + glossary + aliases),
+//!   built into tantivy queries.
 //! - [`search`]: filters, sorting, hits and snippets.
 //! - this file: opening, the writer ([`IndexUpdater`]) and generations.
 //!
@@ -22,6 +25,13 @@
 //! tells an index lagging the database (the daemon died between the SQLite
 //! commit and the index commit) and the caller can catch it up.
 //!
+//! ## Glossary
+//! The commit payload also records the [`Glossary::fingerprint`] the
+//! documents were analysed with. Searches use the index's concept tokens
+//! only under that same glossary; under another one (the officer edited
+//! `glossary.tsv`) they expand glossary terms at query time, slower but
+//! right, and the next catch-up rebuilds the index ([`IndexHandle::glossary_current`]).
+//!
 //! ## Reloading
 //! Readers use `ReloadPolicy::Manual`: a commit through this handle reloads
 //! it; another process's commits become visible after [`IndexHandle::reload`].
@@ -35,6 +45,7 @@ pub mod schema;
 pub mod search;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -180,6 +191,10 @@ impl IndexError {
 #[derive(Serialize, Deserialize)]
 struct Payload {
     fundwatch_generation: i64,
+    /// The glossary fingerprint the documents were analysed with (absent in
+    /// indexes committed before concept tokens existed).
+    #[serde(default)]
+    glossary: Option<String>,
 }
 
 /// An open index: schema handles, a reader, and the glossary queries use.
@@ -189,6 +204,9 @@ pub struct IndexHandle {
     reader: IndexReader,
     fields: Fields,
     glossary: Glossary,
+    /// The last commit was analysed with `glossary`: searches may use its
+    /// concept tokens. Refreshed at every reload.
+    concepts: AtomicBool,
 }
 
 impl std::fmt::Debug for IndexHandle {
@@ -233,15 +251,26 @@ impl IndexHandle {
     }
 
     /// Opens the index in `dir`, creating an empty one when there is none.
+    /// An index written by another fundwatch version (another schema) is
+    /// derived data: it is deleted and an empty one created, which the next
+    /// catch-up fills from the database.
     pub fn open_or_create(dir: &Path) -> Result<IndexHandle, IndexError> {
         match IndexHandle::open(dir) {
             Err(IndexError::Missing { .. }) => IndexHandle::create(dir),
+            Err(IndexError::Incompatible { .. }) => {
+                std::fs::remove_dir_all(dir).map_err(|e| IndexError::Write {
+                    dir: dir.to_owned(),
+                    source: TantivyError::from(e),
+                })?;
+                IndexHandle::create(dir)
+            }
             other => other,
         }
     }
 
     fn wrap(dir: &Path, index: Index, fields: Fields) -> Result<IndexHandle, IndexError> {
-        analyzer::register(&index);
+        let glossary = Glossary::default();
+        analyzer::register(&index, &glossary);
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -250,19 +279,60 @@ impl IndexHandle {
                 dir: dir.to_owned(),
                 source,
             })?;
-        Ok(IndexHandle {
+        let handle = IndexHandle {
             dir: dir.to_owned(),
             index,
             reader,
             fields,
-            glossary: Glossary::default(),
-        })
+            glossary,
+            concepts: AtomicBool::new(false),
+        };
+        handle.refresh_concepts()?;
+        Ok(handle)
     }
 
-    /// Replaces the glossary used by searches (default: the built-in one).
+    /// Replaces the glossary (default: the built-in one): searches expand
+    /// its terms, and documents written through this handle are analysed
+    /// with it.
     pub fn with_glossary(mut self, glossary: Glossary) -> IndexHandle {
+        analyzer::register(&self.index, &glossary);
         self.glossary = glossary;
+        // An unreadable payload surfaces at the next generation check;
+        // until then searches simply expand at query time.
+        if self.refresh_concepts().is_err() {
+            self.concepts.store(false, Ordering::Relaxed);
+        }
         self
+    }
+
+    /// True when the index was built with this handle's glossary. When not,
+    /// searches still work (slower) and [`crate::sync::catch_up`] rebuilds.
+    pub fn glossary_current(&self) -> Result<bool, IndexError> {
+        Ok(self.payload()?.and_then(|p| p.glossary) == Some(self.glossary.fingerprint()))
+    }
+
+    /// Whether searches may use concept tokens.
+    pub(crate) fn concepts_usable(&self) -> bool {
+        self.concepts.load(Ordering::Relaxed)
+    }
+
+    fn refresh_concepts(&self) -> Result<(), IndexError> {
+        let current = self.glossary_current()?;
+        self.concepts.store(current, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn payload(&self) -> Result<Option<Payload>, IndexError> {
+        let metas = self.index.load_metas().map_err(|e| self.read_err(e))?;
+        let Some(payload) = metas.payload else {
+            return Ok(None);
+        };
+        serde_json::from_str::<Payload>(&payload)
+            .map(Some)
+            .map_err(|e| IndexError::Corrupt {
+                dir: self.dir.clone(),
+                message: format!("commit payload {payload:?}: {e}"),
+            })
     }
 
     /// The index directory.
@@ -277,7 +347,8 @@ impl IndexHandle {
 
     /// Makes commits from other processes visible to searches.
     pub fn reload(&self) -> Result<(), IndexError> {
-        self.reader.reload().map_err(|e| self.read_err(e))
+        self.reader.reload().map_err(|e| self.read_err(e))?;
+        self.refresh_concepts()
     }
 
     /// Number of documents visible to searches.
@@ -288,16 +359,7 @@ impl IndexHandle {
     /// The database generation the last commit reflects; `None` for an index
     /// never committed by fundwatch.
     pub fn indexed_generation(&self) -> Result<Option<i64>, IndexError> {
-        let metas = self.index.load_metas().map_err(|e| self.read_err(e))?;
-        let Some(payload) = metas.payload else {
-            return Ok(None);
-        };
-        serde_json::from_str::<Payload>(&payload)
-            .map(|p| Some(p.fundwatch_generation))
-            .map_err(|e| IndexError::Corrupt {
-                dir: self.dir.clone(),
-                message: format!("commit payload {payload:?}: {e}"),
-            })
+        Ok(self.payload()?.map(|p| p.fundwatch_generation))
     }
 
     /// Takes the writer lock. Fails with [`IndexError::WriterBusy`] when
@@ -355,18 +417,21 @@ impl IndexHandle {
         let call = &doc.call;
         let mut d = TantivyDocument::default();
         d.add_text(f.id, &call.id);
-        let mut add_part = |part: schema::TextPart, value: &str| {
+        use schema::TextPart;
+        let mut add_part = |part: TextPart, value: &str| {
             if value.trim().is_empty() {
                 return;
             }
-            let (fr, en) = f.text_pair(part);
-            d.add_text(fr, value);
-            d.add_text(en, value);
+            let field = f.text_field(part);
+            if field != f.all {
+                d.add_text(field, value);
+            }
+            for _ in 0..part.weight() {
+                d.add_text(f.all, value);
+            }
         };
-        use schema::TextPart;
         add_part(TextPart::Title, &call.title);
         add_part(TextPart::Summary, &call.summary);
-        add_part(TextPart::Text, &call.text);
         add_part(TextPart::Funder, &call.funder);
         if let Some(p) = &call.programme {
             add_part(TextPart::Programme, p);
@@ -374,6 +439,7 @@ impl IndexHandle {
         for tag in &call.tags {
             add_part(TextPart::Tags, tag);
         }
+        add_part(TextPart::Text, &call.text);
         d.add_text(f.level, call.level.as_str());
         d.add_text(f.status, call.status.as_str());
         d.add_text(f.language, call.language.as_str());
@@ -469,6 +535,7 @@ impl IndexUpdater<'_> {
         let handle = self.handle;
         let payload = serde_json::to_string(&Payload {
             fundwatch_generation: generation,
+            glossary: Some(handle.glossary.fingerprint()),
         })
         .map_err(|e| IndexError::Corrupt {
             dir: handle.dir.clone(),

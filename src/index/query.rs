@@ -12,28 +12,43 @@
 //!   `identifier:` match whole keyword values (case and accents ignored);
 //!   date fields take RFC 3339 ranges (`deadline:[2025-01-01T00:00:00Z TO *]`).
 //!
-//! Two rewrites happen on the parsed tree: glossary expansion (a word or run
-//! of words found in the [`Glossary`] becomes "the words OR each equivalent
-//! term"), then alias resolution (`title:` becomes `title_fr: OR title_en:`).
+//! Glossary terms: a word or run of words found in the [`Glossary`] ("appel
+//! à projets", "mobilités") searches every equivalent term of its group. On
+//! an index built with the same glossary that is one lookup of the group's
+//! concept token (see [`super::analyzer`]); otherwise the parsed tree is
+//! rewritten to "the words OR each equivalent term" first.
+//!
+//! Text literals are built here rather than by tantivy's `QueryParser`: a
+//! word becomes its French and English stems in one field (`all` unless a
+//! field is named), and plain conjunctions and disjunctions of single terms
+//! stay flat, which is the shape tantivy prunes with block-max WAND. Keyword,
+//! date, set and existence leaves go to tantivy's parser as before.
 
 use tantivy::Index;
-use tantivy::query::{Query, QueryParser};
+use tantivy::Term;
+use tantivy::query::{
+    BooleanQuery, BoostQuery, Occur as QueryOccur, PhrasePrefixQuery, PhraseQuery, Query,
+    QueryParser, TermQuery,
+};
 use tantivy::query_grammar::{
     self, Delimiter, Occur, UserInputAst, UserInputLeaf, UserInputLiteral,
 };
+use tantivy::schema::{Field, IndexRecordOption};
 
 use super::IndexError;
-use super::analyzer;
-use super::glossary::Glossary;
+use super::analyzer::{self, Stems};
+use super::glossary::{Glossary, concept_token};
 use super::schema::{self, Alias, Fields};
 
 /// Parses `text` into a tantivy query. `Ok(None)` for an empty query (the
-/// caller lists everything that passes the filters).
+/// caller lists everything that passes the filters). `concepts`: the index
+/// holds this glossary's concept tokens (see [`super::IndexHandle`]).
 pub(crate) fn parse(
     text: &str,
     index: &Index,
     fields: &Fields,
     glossary: &Glossary,
+    concepts: bool,
 ) -> Result<Option<Box<dyn Query>>, IndexError> {
     if text.trim().is_empty() {
         return Ok(None);
@@ -54,23 +69,234 @@ pub(crate) fn parse(
             return Err(IndexError::query(text, position, message));
         }
     };
-    let ast = expand(ast, glossary);
-    let ast = resolve(ast, fields).map_err(|m| IndexError::query(text, None, m))?;
+    let ast = if concepts || glossary.is_empty() {
+        ast
+    } else {
+        expand(ast, glossary)
+    };
     let ast = allow_only_negative(ast);
-    let mut parser = QueryParser::new(
-        fields.schema.clone(),
-        fields.default_fields(),
-        index.tokenizers().clone(),
-    );
-    parser.set_conjunction_by_default();
-    for (part, fr, en) in &fields.text {
-        parser.set_field_boost(*fr, part.boost());
-        parser.set_field_boost(*en, part.boost());
+    let builder = Builder {
+        index,
+        fields,
+        glossary: (concepts && !glossary.is_empty()).then_some(glossary),
+        stems: Stems::new(),
+    };
+    builder
+        .build(ast)
+        .map_err(|m| IndexError::query(text, None, m))
+}
+
+/// Turns a parsed tree into a tantivy query.
+struct Builder<'a> {
+    index: &'a Index,
+    fields: &'a Fields,
+    /// The glossary whose concept tokens the index holds, if it does.
+    glossary: Option<&'a Glossary>,
+    stems: Stems,
+}
+
+type Built = Result<Option<Box<dyn Query>>, String>;
+
+impl Builder<'_> {
+    fn build(&self, ast: UserInputAst) -> Built {
+        match ast {
+            UserInputAst::Clause(children) => self.clause(children),
+            UserInputAst::Boost(inner, boost) => Ok(self.build(*inner)?.map(|q| {
+                Box::new(BoostQuery::new(q, boost.into_inner() as f32)) as Box<dyn Query>
+            })),
+            UserInputAst::Leaf(leaf) => self.leaf(*leaf),
+        }
     }
-    let query = parser
-        .build_query_from_user_input_ast(ast)
-        .map_err(|e| IndexError::query(text, None, e.to_string()))?;
-    Ok(Some(query))
+
+    fn clause(&self, children: Vec<(Option<Occur>, UserInputAst)>) -> Built {
+        let mut clauses: Vec<(QueryOccur, Box<dyn Query>)> = Vec::new();
+        let mut i = 0;
+        while i < children.len() {
+            // Words typed without quotes may form a glossary term together.
+            if let Some(glossary) = self.glossary
+                && let Some((len, field, groups)) = concept_run(&children[i..], glossary)
+            {
+                let field = self.text_target(&field)?;
+                clauses.push((occur(children[i].0), concept_query(field, &groups)));
+                i += len;
+                continue;
+            }
+            let (o, child) = &children[i];
+            if let Some(q) = self.build(child.clone())? {
+                clauses.push((occur(*o), q));
+            }
+            i += 1;
+        }
+        Ok(combine(clauses))
+    }
+
+    /// The field a text literal searches: `all` by default, the part's own
+    /// field when named.
+    fn text_target(&self, field: &Option<String>) -> Result<Field, String> {
+        match field {
+            None => Ok(self.fields.all),
+            Some(name) => match schema::alias(name).ok_or_else(|| unknown_field(name))? {
+                Alias::Text(part) => Ok(self.fields.text_field(part)),
+                Alias::Field(_) => Err(format!("`{name}:` is not a text field")),
+            },
+        }
+    }
+
+    fn leaf(&self, leaf: UserInputLeaf) -> Built {
+        match leaf {
+            UserInputLeaf::Literal(lit) if is_text_target(&lit.field_name) => self.text(lit),
+            other => {
+                // Keyword, date, set and existence leaves: tantivy's parser
+                // knows those field types; names are resolved first.
+                let resolved = resolve_leaf(other)?;
+                let parser = QueryParser::for_index(self.index, Vec::new());
+                parser
+                    .build_query_from_user_input_ast(resolved)
+                    .map(Some)
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    fn text(&self, lit: UserInputLiteral) -> Built {
+        if lit.field_name.is_some() {
+            self.text_target(&lit.field_name)?;
+        }
+        let field = self.text_target(&lit.field_name)?;
+        let words = folded_words(&lit.phrase);
+        if words.is_empty() {
+            return Ok(None);
+        }
+        let just_words: Vec<String> = words.iter().map(|(_, w)| w.clone()).collect();
+        if let Some(glossary) = self.glossary
+            && lit.slop == 0
+            && !lit.prefix
+        {
+            let groups = glossary.groups_of_words(&just_words);
+            if !groups.is_empty() {
+                return Ok(Some(concept_query(field, &groups)));
+            }
+        }
+        if words.len() == 1 && !lit.prefix {
+            let terms = self
+                .stems
+                .of(&words[0].1)
+                .into_iter()
+                .map(|stem| term_query(Term::from_field_text(field, &stem)))
+                .collect::<Vec<_>>();
+            return Ok(Some(any_of(terms)));
+        }
+        if words.len() == 1 {
+            return Err(format!(
+                "`{}*`: a trailing * completes the last word of a quoted phrase of two words or more",
+                lit.phrase
+            ));
+        }
+        // A phrase: each word's French stems in order, and the English ones
+        // when they differ (both are indexed at every position).
+        let (fr, en) = self.stems.both(&just_words);
+        let mut phrases: Vec<Box<dyn Query>> = Vec::new();
+        for stems in [fr, en] {
+            let terms: Vec<(usize, Term)> = words
+                .iter()
+                .zip(&stems)
+                .map(|((pos, _), stem)| (*pos, Term::from_field_text(field, stem)))
+                .collect();
+            let query: Box<dyn Query> = if lit.prefix {
+                Box::new(PhrasePrefixQuery::new_with_offset(terms))
+            } else {
+                Box::new(PhraseQuery::new_with_offset_and_slop(terms, lit.slop))
+            };
+            if !phrases
+                .iter()
+                .any(|q| format!("{q:?}") == format!("{query:?}"))
+            {
+                phrases.push(query);
+            }
+        }
+        Ok(Some(any_of(phrases)))
+    }
+}
+
+/// `None` (no operator) means AND: conjunction by default.
+fn occur(o: Option<Occur>) -> QueryOccur {
+    match o {
+        Some(Occur::Should) => QueryOccur::Should,
+        Some(Occur::MustNot) => QueryOccur::MustNot,
+        Some(Occur::Must) | None => QueryOccur::Must,
+    }
+}
+
+/// One clause stays itself (a term query must not hide under a one-clause
+/// boolean, or tantivy cannot see the flat shape it prunes).
+fn combine(mut clauses: Vec<(QueryOccur, Box<dyn Query>)>) -> Option<Box<dyn Query>> {
+    if clauses.len() == 1 && clauses[0].0 != QueryOccur::MustNot {
+        return clauses.pop().map(|(_, q)| q);
+    }
+    if clauses.is_empty() {
+        return None;
+    }
+    Some(Box::new(BooleanQuery::new(clauses)))
+}
+
+/// Any of `queries`: the query itself when there is one.
+fn any_of(queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    let clauses: Vec<(QueryOccur, Box<dyn Query>)> = queries
+        .into_iter()
+        .map(|q| (QueryOccur::Should, q))
+        .collect();
+    combine(clauses).unwrap_or_else(|| Box::new(BooleanQuery::new(Vec::new())))
+}
+
+/// Scored term lookup (frequencies read: BM25 and block-max pruning need
+/// them).
+fn term_query(term: Term) -> Box<dyn Query> {
+    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
+}
+
+/// The concept tokens of `groups` in `field`.
+fn concept_query(field: Field, groups: &[usize]) -> Box<dyn Query> {
+    any_of(
+        groups
+            .iter()
+            .map(|&g| term_query(Term::from_field_text(field, &concept_token(g))))
+            .collect(),
+    )
+}
+
+/// The longest run (2 words or more) of unquoted words at the start of
+/// `children` that names a glossary term: all ANDed (or with no operator),
+/// all on the same field, no quotes. `(children consumed, field, groups)`.
+fn concept_run(
+    children: &[(Option<Occur>, UserInputAst)],
+    glossary: &Glossary,
+) -> Option<(usize, Option<String>, Vec<usize>)> {
+    let (first_occur, _) = children.first()?;
+    if !matches!(first_occur, None | Some(Occur::Must)) {
+        return None;
+    }
+    let mut run: Vec<&UserInputLiteral> = Vec::new();
+    for (occur, child) in children.iter().take(glossary.max_words()) {
+        let Some(lit) = expandable(child) else { break };
+        if occur != first_occur
+            || lit.delimiter != Delimiter::None
+            || run.first().is_some_and(|f| f.field_name != lit.field_name)
+        {
+            break;
+        }
+        run.push(lit);
+    }
+    for len in (2..=run.len()).rev() {
+        let words: Vec<String> = run[..len]
+            .iter()
+            .flat_map(|lit| plain_words(&lit.phrase))
+            .collect();
+        let groups = glossary.groups_of_words(&words);
+        if !groups.is_empty() {
+            return Some((len, run[0].field_name.clone(), groups));
+        }
+    }
+    None
 }
 
 /// `NOT x` alone means "everything but x": tantivy refuses a purely
@@ -147,8 +373,14 @@ fn expandable(ast: &UserInputAst) -> Option<&UserInputLiteral> {
     }
 }
 
-fn folded_words(text: &str) -> Vec<String> {
-    analyzer::tokens(&mut analyzer::folding(), text)
+/// The words of `text`, lowercase and folded, with their positions (the
+/// positions the index gives them, gaps included).
+fn folded_words(text: &str) -> Vec<(usize, String)> {
+    analyzer::positioned_tokens(&mut analyzer::folding(), text)
+}
+
+fn plain_words(text: &str) -> Vec<String> {
+    folded_words(text).into_iter().map(|(_, w)| w).collect()
 }
 
 /// Glossary expansion. Runs of consecutive unquoted words ANDed together
@@ -181,7 +413,7 @@ fn expand(ast: UserInputAst, glossary: &Glossary) -> UserInputAst {
             let Some(lit) = expandable(&ast) else {
                 return ast;
             };
-            let equivalents = glossary.equivalents_of_words(&folded_words(&lit.phrase));
+            let equivalents = glossary.equivalents_of_words(&plain_words(&lit.phrase));
             if equivalents.is_empty() {
                 return ast;
             }
@@ -191,64 +423,23 @@ fn expand(ast: UserInputAst, glossary: &Glossary) -> UserInputAst {
     }
 }
 
-/// The longest run (2 words or more) at the start of `children` that the
-/// glossary knows: `(children consumed, replacement node)`.
+/// The longest glossary run at the start of `children` (see
+/// [`concept_run`]): `(children consumed, "the words OR each equivalent")`.
 fn match_run(
     children: &[(Option<Occur>, UserInputAst)],
     glossary: &Glossary,
 ) -> Option<(usize, UserInputAst)> {
-    let (first_occur, _) = children.first()?;
-    if !matches!(first_occur, None | Some(Occur::Must)) {
-        return None;
-    }
-    let mut run: Vec<&UserInputLiteral> = Vec::new();
-    for (occur, child) in children.iter().take(glossary.max_words()) {
-        let Some(lit) = expandable(child) else { break };
-        if occur != first_occur
-            || lit.delimiter != Delimiter::None
-            || run.first().is_some_and(|f| f.field_name != lit.field_name)
-        {
-            break;
-        }
-        run.push(lit);
-    }
-    for len in (2..=run.len()).rev() {
-        let words: Vec<String> = run[..len]
+    let (len, field, groups) = concept_run(children, glossary)?;
+    let original = UserInputAst::Clause(
+        children[..len]
             .iter()
-            .flat_map(|lit| folded_words(&lit.phrase))
-            .collect();
-        let equivalents = glossary.equivalents_of_words(&words);
-        if equivalents.is_empty() {
-            continue;
-        }
-        let original = UserInputAst::Clause(
-            children[..len]
-                .iter()
-                .map(|(_, c)| (Some(Occur::Must), c.clone()))
-                .collect(),
-        );
-        let field = run[0].field_name.clone();
-        return Some((len, alternatives(&field, original, &equivalents)));
-    }
-    None
-}
-
-/// Replaces alias names with schema field names; `title:x` becomes
-/// `title_fr:x OR title_en:x`.
-fn resolve(ast: UserInputAst, fields: &Fields) -> Result<UserInputAst, String> {
-    match ast {
-        UserInputAst::Clause(children) => Ok(UserInputAst::Clause(
-            children
-                .into_iter()
-                .map(|(o, c)| resolve(c, fields).map(|c| (o, c)))
-                .collect::<Result<_, _>>()?,
-        )),
-        UserInputAst::Boost(inner, boost) => Ok(UserInputAst::Boost(
-            Box::new(resolve(*inner, fields)?),
-            boost,
-        )),
-        UserInputAst::Leaf(leaf) => resolve_leaf(*leaf, fields),
-    }
+            .map(|(_, c)| (Some(Occur::Must), c.clone()))
+            .collect(),
+    );
+    Some((
+        len,
+        alternatives(&field, original, &glossary.terms_of(&groups)),
+    ))
 }
 
 fn unknown_field(name: &str) -> String {
@@ -258,29 +449,23 @@ fn unknown_field(name: &str) -> String {
     )
 }
 
-fn resolve_leaf(leaf: UserInputLeaf, fields: &Fields) -> Result<UserInputAst, String> {
+/// Resolves the field name of a non-text leaf (keyword and date fields) for
+/// tantivy's parser.
+fn resolve_leaf(leaf: UserInputLeaf) -> Result<UserInputAst, String> {
     let leaf_node = |l: UserInputLeaf| UserInputAst::Leaf(Box::new(l));
+    let keyword_or_date = |name: &str, what: &str| -> Result<&'static str, String> {
+        match schema::alias(name).ok_or_else(|| unknown_field(name))? {
+            Alias::Field(f) => Ok(f),
+            Alias::Text(_) => Err(format!("`{name}:` is text: {what}")),
+        }
+    };
     match leaf {
         UserInputLeaf::Literal(mut lit) => {
             let Some(name) = lit.field_name.clone() else {
-                return Ok(leaf_node(UserInputLeaf::Literal(lit)));
+                return Err("a word without a field is text".to_owned());
             };
-            match schema::alias(&name).ok_or_else(|| unknown_field(&name))? {
-                Alias::Text(part) => {
-                    let (fr, en) = fields.text_pair(part);
-                    let mut both = Vec::new();
-                    for f in [fr, en] {
-                        let mut l = lit.clone();
-                        l.field_name = Some(fields.schema.get_field_name(f).to_owned());
-                        both.push((Some(Occur::Should), leaf_node(UserInputLeaf::Literal(l))));
-                    }
-                    Ok(UserInputAst::Clause(both))
-                }
-                Alias::Field(f) => {
-                    lit.field_name = Some(f.to_owned());
-                    Ok(leaf_node(UserInputLeaf::Literal(lit)))
-                }
-            }
+            lit.field_name = Some(keyword_or_date(&name, "search it with words")?.to_owned());
+            Ok(leaf_node(UserInputLeaf::Literal(lit)))
         }
         UserInputLeaf::Range {
             field,
@@ -293,38 +478,36 @@ fn resolve_leaf(leaf: UserInputLeaf, fields: &Fields) -> Result<UserInputAst, St
                         .to_owned(),
                 );
             };
-            match schema::alias(&name).ok_or_else(|| unknown_field(&name))? {
-                Alias::Field(f) => Ok(leaf_node(UserInputLeaf::Range {
-                    field: Some(f.to_owned()),
-                    lower,
-                    upper,
-                })),
-                Alias::Text(_) => Err(format!(
-                    "`{name}:` is text: ranges work on deadline, opening, first_seen, last_changed"
-                )),
-            }
+            let f = keyword_or_date(
+                &name,
+                "ranges work on deadline, opening, first_seen, last_changed",
+            )?;
+            Ok(leaf_node(UserInputLeaf::Range {
+                field: Some(f.to_owned()),
+                lower,
+                upper,
+            }))
         }
         UserInputLeaf::Set { field, elements } => {
-            let field = match field {
-                None => None,
-                Some(name) => match schema::alias(&name).ok_or_else(|| unknown_field(&name))? {
-                    Alias::Field(f) => Some(f.to_owned()),
-                    Alias::Text(_) => {
-                        return Err(format!(
-                            "`{name}: IN [...]` works on keyword fields only (level, status, ...)"
-                        ));
-                    }
-                },
+            let Some(name) = field else {
+                return Err(
+                    "`IN [...]` needs a keyword field, e.g. level: IN [eu national]".to_owned(),
+                );
             };
-            Ok(leaf_node(UserInputLeaf::Set { field, elements }))
+            let f = keyword_or_date(
+                &name,
+                "`IN [...]` works on keyword fields only (level, status, ...)",
+            )?;
+            Ok(leaf_node(UserInputLeaf::Set {
+                field: Some(f.to_owned()),
+                elements,
+            }))
         }
         UserInputLeaf::Exists { field } => {
-            match schema::alias(&field).ok_or_else(|| unknown_field(&field))? {
-                Alias::Field(f) => Ok(leaf_node(UserInputLeaf::Exists {
-                    field: f.to_owned(),
-                })),
-                Alias::Text(_) => Err(format!("`{field}` cannot be tested for existence")),
-            }
+            let f = keyword_or_date(&field, "it cannot be tested for existence")?;
+            Ok(leaf_node(UserInputLeaf::Exists {
+                field: f.to_owned(),
+            }))
         }
         UserInputLeaf::Regex { .. } => {
             Err("regular expressions are not supported; use words or \"phrases\"".to_owned())
@@ -373,18 +556,69 @@ mod tests {
         }
     }
 
+    fn built(q: &str, concepts: bool) -> String {
+        let h = super::super::IndexHandle::create_in_ram().unwrap();
+        let g = Glossary::default();
+        let query = parse(q, &h.index, &h.fields, &g, concepts)
+            .unwrap()
+            .unwrap();
+        format!("{query:?}")
+    }
+
     #[test]
     fn aliases_resolve_and_unknown_fields_are_named() {
-        let fields = Fields::build();
-        let out = format!(
-            "{:?}",
-            resolve(ast("title:chimie level:eu"), &fields).unwrap()
+        let h = super::super::IndexHandle::create_in_ram().unwrap();
+        let title = h.fields.text_field(schema::TextPart::Title);
+        let level = h.fields.level;
+        let out = built("title:chimie level:eu", true);
+        assert!(
+            out.contains(&format!("field={}, type=Str, \"chimi\"", title.field_id())),
+            "{out}"
         );
-        assert!(out.contains("\"title_fr\":chimie"), "{out}");
-        assert!(out.contains("\"title_en\":chimie"), "{out}");
-        assert!(out.contains("\"level\":eu"), "{out}");
-        let err = resolve(ast("colour:red"), &fields).unwrap_err();
+        assert!(
+            out.contains(&format!("field={}, type=Str, \"eu\"", level.field_id())),
+            "{out}"
+        );
+        let g = Glossary::default();
+        let err = parse("colour:red", &h.index, &h.fields, &g, true)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("unknown field `colour:`"), "{err}");
         assert!(err.contains("title"), "{err}");
+        let err = parse("title:[a TO b]", &h.index, &h.fields, &g, true)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("`title:` is text"), "{err}");
+    }
+
+    /// The shapes tantivy prunes block by block: a glossary term is one term
+    /// query, a conjunction of plain words a flat boolean of term queries.
+    #[test]
+    fn glossary_terms_are_one_lookup_and_conjunctions_stay_flat() {
+        // (query, term queries expected, booleans expected, phrases expected)
+        let cases: &[(&str, usize, usize, usize)] = &[
+            ("\"appel à projets\"", 1, 0, 0),
+            ("appel à projets", 1, 0, 0),
+            ("climate change", 1, 0, 0),
+            ("mobilités", 1, 0, 0),
+            ("Brazil AND partnership", 2, 1, 0),
+            // "energy": French keeps it, English stems it to "energi": both.
+            ("Brazil AND partnership AND energy", 4, 2, 0),
+            ("santé numérique", 2, 1, 0),
+            ("\"rare earth magnets\"", 0, 1, 2),
+        ];
+        for (q, terms, booleans, phrases) in cases {
+            let out = built(q, true);
+            assert_eq!(out.matches("TermQuery(").count(), *terms, "{q}: {out}");
+            assert_eq!(out.matches("BooleanQuery").count(), *booleans, "{q}: {out}");
+            assert_eq!(out.matches("PhraseQuery").count(), *phrases, "{q}: {out}");
+        }
+        // Under another glossary the index has no usable concepts: the
+        // equivalents are spelled out instead.
+        let out = built("appel à projets", false);
+        assert!(out.contains("PhraseQuery"), "{out}");
+        assert!(!out.contains("#g"), "{out}");
     }
 }

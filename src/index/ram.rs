@@ -79,6 +79,11 @@ impl CandidateIndex {
             .wait_merging_threads()
             .map_err(|e| handle.write_err(e))?;
         handle.reload()?;
+        // Analysed just now with `glossary`: concept tokens are usable (the
+        // reload saw no payload, since this index never records one).
+        handle
+            .concepts
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         // Segment layout depends on the writer's threads: map addresses back
         // to positions through the stored id rather than assuming an order.
         let by_id: HashMap<&str, usize> = docs
@@ -127,6 +132,7 @@ impl CandidateIndex {
             &self.handle.index,
             &self.handle.fields,
             &self.handle.glossary,
+            self.handle.concepts_usable(),
         )
         .map(ParsedQuery)
     }

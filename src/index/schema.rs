@@ -1,11 +1,15 @@
 //! The index schema: which fields a call document has, how each is analysed,
 //! and the names the query language accepts for them.
 //!
-//! Text is indexed twice (`title_fr` / `title_en` ...) with the French and
-//! English analysers (see [`super::analyzer`]); the query language hides that
-//! behind one alias per field (`title:`). Filters use keyword fields
-//! (lowercased and folded whole values) and date fields. The call itself is
-//! stored as JSON so reads never need SQLite.
+//! Every text field uses the bilingual analyser ([`super::analyzer::text`]).
+//! Plain query words search one field, `all`: the whole call (title twice,
+//! summary, funder, programme, tags, full text), so each word is one term
+//! lookup and tantivy can prune conjunctions and disjunctions block by block
+//! (block-max WAND) instead of scoring every matching document. The title,
+//! summary, funder, programme and tags also have their own fields for
+//! `title:`-style queries. Filters use keyword fields (lowercased and folded
+//! whole values) and date fields. The call itself is stored as JSON so reads
+//! never need SQLite.
 
 use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
@@ -14,7 +18,7 @@ use tantivy::schema::{
 
 use super::analyzer;
 
-/// The searchable text parts of a call, each indexed once per language.
+/// The searchable text parts of a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TextPart {
     /// The title.
@@ -42,7 +46,7 @@ impl TextPart {
         TextPart::Tags,
     ];
 
-    /// The base name; schema fields are `{name}_fr` and `{name}_en`.
+    /// The name the query language and digests use (`title`, `text` ...).
     pub fn name(self) -> &'static str {
         match self {
             TextPart::Title => "title",
@@ -54,13 +58,29 @@ impl TextPart {
         }
     }
 
-    /// Ranking weight: a word in the title says more than one deep in the text.
-    pub fn boost(self) -> f32 {
+    /// How many times the part is written into `all`. With one field for
+    /// every query word, repetition is the field weighting: the term
+    /// frequency BM25 sees is then the weighted sum of the parts' (BM25F,
+    /// Robertson, Zaragoza & Taylor 2004), so a word in the title says more
+    /// than one deep in the text, and saturation keeps it from saying all.
+    pub fn weight(self) -> usize {
         match self {
-            TextPart::Title => 3.0,
-            TextPart::Tags | TextPart::Programme => 2.0,
-            TextPart::Funder | TextPart::Summary => 1.5,
-            TextPart::Text => 1.0,
+            TextPart::Title => 3,
+            TextPart::Summary | TextPart::Tags | TextPart::Programme => 2,
+            TextPart::Funder | TextPart::Text => 1,
+        }
+    }
+
+    /// The schema field searched for this part. The full text has no field
+    /// of its own: `text:` searches `all`, which holds it with the rest.
+    pub fn field_name(self) -> &'static str {
+        match self {
+            TextPart::Title => "title",
+            TextPart::Summary => "summary",
+            TextPart::Text => F_ALL,
+            TextPart::Funder => "funder",
+            TextPart::Programme => "programme",
+            TextPart::Tags => "tags",
         }
     }
 }
@@ -68,7 +88,7 @@ impl TextPart {
 /// What a name written before `:` in a query refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Alias {
-    /// A text part: searched in both language fields.
+    /// A text part.
     Text(TextPart),
     /// A schema field used as is (keywords, dates).
     Field(&'static str),
@@ -114,6 +134,7 @@ pub fn alias_names() -> String {
 }
 
 pub(crate) const F_ID: &str = "id";
+pub(crate) const F_ALL: &str = "all";
 pub(crate) const F_LEVEL: &str = "level";
 pub(crate) const F_STATUS: &str = "status";
 pub(crate) const F_LANGUAGE: &str = "language";
@@ -135,8 +156,10 @@ pub struct Fields {
     pub schema: Schema,
     /// Call id, raw (`STRING | STORED`): the delete key for updates.
     pub id: Field,
-    /// `(part, french field, english field)` for every text part.
-    pub text: Vec<(TextPart, Field, Field)>,
+    /// Every text part's field (`Text` maps to `all`).
+    pub text: Vec<(TextPart, Field)>,
+    /// The whole call's text: the default search field.
+    pub all: Field,
     /// Level keyword.
     pub level: Field,
     /// Status keyword.
@@ -173,17 +196,14 @@ impl Fields {
     pub fn build() -> Fields {
         let mut b = Schema::builder();
         let id = b.add_text_field(F_ID, STRING | STORED);
+        let all = b.add_text_field(F_ALL, text_options());
         let mut text = Vec::new();
         for part in TextPart::ALL {
-            let fr = b.add_text_field(
-                &format!("{}_fr", part.name()),
-                text_options(analyzer::FRENCH),
-            );
-            let en = b.add_text_field(
-                &format!("{}_en", part.name()),
-                text_options(analyzer::ENGLISH),
-            );
-            text.push((part, fr, en));
+            let field = match part {
+                TextPart::Text => all,
+                _ => b.add_text_field(part.field_name(), text_options()),
+            };
+            text.push((part, field));
         }
         let kw = || {
             TextOptions::default().set_indexing_options(
@@ -214,6 +234,7 @@ impl Fields {
             schema: b.build(),
             id,
             text,
+            all,
             level,
             status,
             language,
@@ -242,28 +263,20 @@ impl Fields {
         Some(built)
     }
 
-    /// Every language field of every text part: the query's default fields.
-    pub fn default_fields(&self) -> Vec<Field> {
+    /// The field of `part`.
+    pub fn text_field(&self, part: TextPart) -> Field {
         self.text
             .iter()
-            .flat_map(|(_, fr, en)| [*fr, *en])
-            .collect()
-    }
-
-    /// The two fields of `part`.
-    pub fn text_pair(&self, part: TextPart) -> (Field, Field) {
-        self.text
-            .iter()
-            .find(|(p, _, _)| *p == part)
-            .map(|(_, fr, en)| (*fr, *en))
-            .expect("invariant: Fields::build adds every TextPart")
+            .find(|(p, _)| *p == part)
+            .map(|(_, f)| *f)
+            .unwrap_or(self.all)
     }
 }
 
-fn text_options(tokenizer: &str) -> TextOptions {
+fn text_options() -> TextOptions {
     TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
-            .set_tokenizer(tokenizer)
+            .set_tokenizer(analyzer::TEXT)
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     )
 }

@@ -33,7 +33,7 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Score, SegmentReader, TantivyDocument, Term};
 
 use super::analyzer::keyword_token;
-use super::schema::{F_DEADLINE, TextPart};
+use super::schema::F_DEADLINE;
 use super::{IndexError, IndexHandle, query, tdate};
 use crate::model::{Call, DatePoint, Language, Level, Status};
 
@@ -253,7 +253,13 @@ impl IndexHandle {
     /// which deadline is next and the `closing_within` window.
     pub fn search(&self, req: &SearchRequest, now: DateTime<Utc>) -> Result<Vec<Hit>, IndexError> {
         let f = &self.fields;
-        let user_query = query::parse(&req.query, &self.index, f, &self.glossary)?;
+        let user_query = query::parse(
+            &req.query,
+            &self.index,
+            f,
+            &self.glossary,
+            self.concepts_usable(),
+        )?;
         let filters = self.filters(req, now)?;
         let has_query = user_query.is_some();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -264,10 +270,12 @@ impl IndexHandle {
             // Filters select, they do not rank.
             clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
         }
-        let combined: Box<dyn Query> = if clauses.is_empty() {
-            Box::new(AllQuery)
-        } else {
-            Box::new(BooleanQuery::new(clauses))
+        let combined: Box<dyn Query> = match clauses.len() {
+            0 => Box::new(AllQuery),
+            // The query alone keeps its own shape: wrapped in a one-clause
+            // boolean, tantivy could not prune it block by block.
+            1 => clauses.remove(0).1,
+            _ => Box::new(BooleanQuery::new(clauses)),
         };
 
         let searcher = self.reader.searcher();
@@ -300,9 +308,9 @@ impl IndexHandle {
                 .map_err(|e| self.read_err(e))?
         };
 
-        let generators = match &user_query {
-            Some(q) => self.snippet_generators(&searcher, &**q)?,
-            None => Snippets::default(),
+        let generator = match &user_query {
+            Some(q) => self.snippet_generator(&searcher, &**q)?,
+            None => None,
         };
         let mut hits = Vec::with_capacity(found.len());
         for (score, addr) in found {
@@ -322,7 +330,7 @@ impl IndexHandle {
                 .get_all(f.source)
                 .filter_map(|v| v.as_str().map(str::to_owned))
                 .collect();
-            let snippet = best_snippet(&generators, &call);
+            let snippet = best_snippet(generator.as_ref(), &call);
             let score = if has_query { score } else { 0.0 };
             hits.push(Hit::build(call, score, snippet, sources, now));
         }
@@ -414,38 +422,24 @@ impl IndexHandle {
         Ok(out)
     }
 
-    /// Snippet generators for the summary and text fields (French and
-    /// English analyses); `None` for a field the query has no term in.
-    fn snippet_generators(
+    /// The snippet generator: the query's terms in `all`, the field plain
+    /// words search; `None` when the query has none there (`title:x`).
+    fn snippet_generator(
         &self,
         searcher: &tantivy::Searcher,
         query: &dyn Query,
-    ) -> Result<Snippets, IndexError> {
-        let make = |field: Field| -> Result<Option<SnippetGenerator>, IndexError> {
-            let mut has_terms = false;
-            query.query_terms(&mut |term, _| has_terms |= term.field() == field);
-            if !has_terms {
-                return Ok(None);
-            }
-            let mut generator =
-                SnippetGenerator::create(searcher, query, field).map_err(|e| self.read_err(e))?;
-            generator.set_max_num_chars(SNIPPET_CHARS);
-            Ok(Some(generator))
-        };
-        let (sfr, sen) = self.fields.text_pair(TextPart::Summary);
-        let (tfr, ten) = self.fields.text_pair(TextPart::Text);
-        Ok(Snippets {
-            summary: [make(sfr)?, make(sen)?],
-            text: [make(tfr)?, make(ten)?],
-        })
+    ) -> Result<Option<SnippetGenerator>, IndexError> {
+        let field = self.fields.all;
+        let mut has_terms = false;
+        query.query_terms(&mut |term, _| has_terms |= term.field() == field);
+        if !has_terms {
+            return Ok(None);
+        }
+        let mut generator =
+            SnippetGenerator::create(searcher, query, field).map_err(|e| self.read_err(e))?;
+        generator.set_max_num_chars(SNIPPET_CHARS);
+        Ok(Some(generator))
     }
-}
-
-/// Generators per part, indexed `[french, english]`.
-#[derive(Default)]
-struct Snippets {
-    summary: [Option<SnippetGenerator>; 2],
-    text: [Option<SnippetGenerator>; 2],
 }
 
 fn highlighted(generator: Option<&SnippetGenerator>, text: &str) -> Option<Snippet> {
@@ -463,27 +457,16 @@ fn highlighted(generator: Option<&SnippetGenerator>, text: &str) -> Option<Snipp
     })
 }
 
-/// The excerpt of a hit: the summary's best-highlighted fragment; else the
-/// text's, analysed in the call's language first (the other only when that
-/// finds nothing: snippets re-analyse the text, the costliest part of a
-/// search); else the summary's start (title-only matches, empty queries).
-fn best_snippet(snippets: &Snippets, call: &Call) -> Snippet {
-    let summary = snippets
-        .summary
-        .iter()
-        .filter_map(|g| highlighted(g.as_ref(), &call.summary))
-        .max_by_key(|s| s.highlights.len());
-    if let Some(s) = summary {
+/// The excerpt of a hit: the summary's best fragment when the query has
+/// words there, else the full text's (re-analysing the text is the costliest
+/// part of a search, so only when the summary has nothing), else the
+/// summary's start (title-only matches, empty queries).
+fn best_snippet(generator: Option<&SnippetGenerator>, call: &Call) -> Snippet {
+    if let Some(s) = highlighted(generator, &call.summary) {
         return s;
     }
-    let order = match call.language {
-        Language::Fr => [0, 1],
-        Language::En => [1, 0],
-    };
-    for i in order {
-        if let Some(s) = highlighted(snippets.text[i].as_ref(), &call.text) {
-            return s;
-        }
+    if let Some(s) = highlighted(generator, &call.text) {
+        return s;
     }
     Snippet::plain(if call.summary.trim().is_empty() {
         &call.text
