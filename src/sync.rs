@@ -47,12 +47,16 @@ pub fn index_doc(stored: StoredCall) -> IndexDoc {
 /// Rebuilds the whole index from the database (`fundwatch reindex`).
 pub fn rebuild(store: &Store, index: &IndexHandle) -> Result<SyncReport, SyncError> {
     let generation = store.data_version()?;
-    let mut docs = Vec::new();
+    // Streamed from the database into the writer: a collection never sits
+    // in memory whole.
+    let mut updater = index.rebuilder()?;
+    let mut refreshed = 0;
     store.for_each_call(|c| {
-        docs.push(index_doc(c));
-        Ok::<_, StoreError>(())
+        updater.add(&index_doc(c))?;
+        refreshed += 1;
+        Ok::<_, SyncError>(())
     })?;
-    let refreshed = index.rebuild(docs, generation)?;
+    updater.commit(generation)?;
     Ok(SyncReport {
         refreshed,
         rebuilt: true,

@@ -19,6 +19,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
 use tantivy::Index;
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language as StemLanguage, LowerCaser, RawTokenizer, RemoveLongFilter,
@@ -172,58 +173,125 @@ impl TokenFilter for Bilingual {
             concepts: self.concepts,
             stems: Stems::new(),
             inner: tokenizer,
+            cache: FxHashMap::default(),
+            words: Vec::new(),
+            fr: Vec::new(),
+            en: Vec::new(),
+            out: Vec::new(),
+            found: Vec::new(),
         }
     }
 }
 
-/// [`Bilingual`] applied to the words of tokenizer `T`.
+/// Distinct words whose stems are remembered: a call collection's working
+/// vocabulary fits, a runaway one is forgotten and relearnt.
+const STEM_CACHE_WORDS: usize = 200_000;
+
+/// [`Bilingual`] applied to the words of tokenizer `T`. Each indexing
+/// thread has its own clone; the buffers and the stem cache are reused from
+/// one value to the next, since stemming and allocating every token were
+/// most of the indexing time (Snowball is dozens of steps per word, and real
+/// text repeats its words: Zipf).
 #[derive(Clone)]
 pub struct BilingualFilter<T> {
     concepts: Arc<ConceptMatcher>,
     stems: Stems,
     inner: T,
+    /// Folded word → (French stem, English stem).
+    cache: FxHashMap<String, (String, String)>,
+    words: Vec<Token>,
+    fr: Vec<String>,
+    en: Vec<String>,
+    out: Vec<Token>,
+    found: Vec<(usize, usize)>,
+}
+
+/// Copies `text` into `slot` (or a new string), keeping its allocation.
+fn set(slot: &mut Vec<String>, i: usize, text: &str) {
+    match slot.get_mut(i) {
+        Some(s) => {
+            s.clear();
+            s.push_str(text);
+        }
+        None => slot.push(text.to_owned()),
+    }
+}
+
+/// Writes token `i` of `out`, reusing the token's string.
+fn emit(out: &mut Vec<Token>, i: usize, from: &Token, text: &str, position_length: usize) {
+    if i == out.len() {
+        out.push(Token::default());
+    }
+    let t = &mut out[i];
+    t.offset_from = from.offset_from;
+    t.offset_to = from.offset_to;
+    t.position = from.position;
+    t.position_length = position_length;
+    t.text.clear();
+    t.text.push_str(text);
 }
 
 impl<T: Tokenizer> Tokenizer for BilingualFilter<T> {
-    type TokenStream<'a> = BilingualStream;
+    type TokenStream<'a> = BilingualStream<'a>;
 
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> BilingualStream {
-        let mut words: Vec<Token> = Vec::new();
-        let mut inner = self.inner.token_stream(text);
-        while inner.advance() {
-            words.push(inner.token().clone());
-        }
-        let mut out: Vec<Token> = Vec::with_capacity(words.len() + words.len() / 2);
-        let mut fr: Vec<String> = Vec::with_capacity(words.len());
-        let mut en: Vec<String> = Vec::with_capacity(words.len());
-        for w in &words {
-            fr.push(self.stems.fr(&w.text).into_owned());
-            en.push(self.stems.en(&w.text).into_owned());
-        }
-        let mut found = Vec::new();
-        for (i, w) in words.iter().enumerate() {
-            let stem = |text: String| Token { text, ..w.clone() };
-            out.push(stem(fr[i].clone()));
-            if en[i] != fr[i] {
-                out.push(stem(en[i].clone()));
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> BilingualStream<'a> {
+        let BilingualFilter {
+            concepts,
+            stems,
+            inner,
+            cache,
+            words,
+            fr,
+            en,
+            out,
+            found,
+        } = self;
+        let mut n = 0;
+        let mut stream = inner.token_stream(text);
+        while stream.advance() {
+            let t = stream.token();
+            if n == words.len() {
+                words.push(Token::default());
             }
-            if self.concepts.is_empty() {
+            emit(words, n, t, &t.text, t.position_length);
+            n += 1;
+        }
+        for (i, w) in words[..n].iter().enumerate() {
+            if let Some((f, e)) = cache.get(&w.text) {
+                set(fr, i, f);
+                set(en, i, e);
                 continue;
             }
-            self.concepts.matches_at(&fr, &en, i, &mut found);
-            for &(group, len) in &found {
-                let last = &words[i + len - 1];
-                out.push(Token {
-                    offset_from: w.offset_from,
-                    offset_to: last.offset_to,
-                    position: w.position,
-                    text: concept_token(group),
-                    position_length: len,
-                });
+            if cache.len() >= STEM_CACHE_WORDS {
+                cache.clear();
+            }
+            let (f, e) = (stems.fr(&w.text), stems.en(&w.text));
+            set(fr, i, &f);
+            set(en, i, &e);
+            cache.insert(w.text.clone(), (f.into_owned(), e.into_owned()));
+        }
+        let (fr, en) = (&fr[..n], &en[..n]);
+        let mut m = 0;
+        for (i, w) in words[..n].iter().enumerate() {
+            emit(out, m, w, &fr[i], 1);
+            m += 1;
+            if en[i] != fr[i] {
+                emit(out, m, w, &en[i], 1);
+                m += 1;
+            }
+            if concepts.is_empty() {
+                continue;
+            }
+            concepts.matches_at(fr, en, i, found);
+            for &(group, len) in found.iter() {
+                let offset_to = words[i + len - 1].offset_to;
+                emit(out, m, w, &concept_token(group), len);
+                out[m].offset_to = offset_to;
+                m += 1;
             }
         }
         BilingualStream {
-            tokens: out,
+            tokens: &mut out[..m],
             next: 0,
             empty: Token::default(),
         }
@@ -231,15 +299,15 @@ impl<T: Tokenizer> Tokenizer for BilingualFilter<T> {
 }
 
 /// The tokens of one value, produced up front by [`BilingualFilter`].
-pub struct BilingualStream {
-    tokens: Vec<Token>,
+pub struct BilingualStream<'a> {
+    tokens: &'a mut [Token],
     /// One past the current token (0 before the first `advance`).
     next: usize,
     /// What `token()` shows outside the stream (tantivy never asks).
     empty: Token,
 }
 
-impl TokenStream for BilingualStream {
+impl TokenStream for BilingualStream<'_> {
     fn advance(&mut self) -> bool {
         if self.next < self.tokens.len() {
             self.next += 1;

@@ -62,6 +62,10 @@ pub use search::{Hit, SearchRequest, Snippet, Sort};
 /// documented comfortable minimum; a batch of calls is far smaller.
 const WRITER_MEMORY: usize = 50_000_000;
 
+/// Memory for a rebuild, shared by the indexing threads: 100,000 calls are
+/// about 0.5 GB of text, and a bigger budget means fewer segments to merge.
+const REBUILD_MEMORY: usize = 200_000_000;
+
 /// What one index document is built from: the call plus the bookkeeping the
 /// database holds about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -365,7 +369,11 @@ impl IndexHandle {
     /// Takes the writer lock. Fails with [`IndexError::WriterBusy`] when
     /// another writer (this process or another) holds it.
     pub fn writer(&self) -> Result<IndexUpdater<'_>, IndexError> {
-        match self.index.writer::<TantivyDocument>(WRITER_MEMORY) {
+        self.writer_with_memory(WRITER_MEMORY)
+    }
+
+    fn writer_with_memory(&self, memory: usize) -> Result<IndexUpdater<'_>, IndexError> {
+        match self.index.writer::<TantivyDocument>(memory) {
             Ok(writer) => Ok(IndexUpdater {
                 handle: self,
                 writer,
@@ -384,17 +392,26 @@ impl IndexHandle {
     where
         I: IntoIterator<Item = IndexDoc>,
     {
-        let mut updater = self.writer()?;
-        updater
-            .writer
-            .delete_all_documents()
-            .map_err(|e| self.write_err(e))?;
+        let mut updater = self.rebuilder()?;
         for doc in docs {
             updater.add(&doc)?;
         }
         let n = updater.changed;
         updater.commit(generation)?;
         Ok(n)
+    }
+
+    /// A writer for a whole new content: every document is deleted (at
+    /// commit), then the caller adds them all. It indexes with a larger
+    /// memory budget than incremental updates: fewer, larger segments to
+    /// flush and merge when a whole collection goes through at once.
+    pub fn rebuilder(&self) -> Result<IndexUpdater<'_>, IndexError> {
+        let updater = self.writer_with_memory(REBUILD_MEMORY)?;
+        updater
+            .writer
+            .delete_all_documents()
+            .map_err(|e| self.write_err(e))?;
+        Ok(updater)
     }
 
     fn read_err(&self, source: TantivyError) -> IndexError {
@@ -520,7 +537,9 @@ impl IndexUpdater<'_> {
         self.changed += 1;
     }
 
-    fn add(&mut self, doc: &IndexDoc) -> Result<(), IndexError> {
+    /// Adds the document of a call not in the index (after
+    /// [`IndexHandle::rebuilder`]; use [`IndexUpdater::upsert`] otherwise).
+    pub fn add(&mut self, doc: &IndexDoc) -> Result<(), IndexError> {
         let d = self.handle.document(doc)?;
         self.writer
             .add_document(d)
