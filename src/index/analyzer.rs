@@ -385,6 +385,60 @@ mod tests {
         }
     }
 
+    fn all_tokens(a: &mut TextAnalyzer, text: &str) -> Vec<(usize, String, usize, usize)> {
+        let mut out = Vec::new();
+        let mut stream = a.token_stream(text);
+        while let Some(t) = stream.next() {
+            out.push((t.position, t.text.clone(), t.offset_from, t.offset_to));
+        }
+        out
+    }
+
+    #[test]
+    fn the_text_chain_stacks_both_stems_and_marks_glossary_terms() {
+        let g = Glossary::default();
+        let mut a = text(&g);
+        let tokens = all_tokens(&mut a, "Call for Proposals: énergie, energy");
+        let at = |p: usize| -> Vec<&str> {
+            tokens
+                .iter()
+                .filter(|t| t.0 == p)
+                .map(|t| t.1.as_str())
+                .collect()
+        };
+        // One stem when French and English agree, both when they differ.
+        assert_eq!(at(1), vec!["for"], "{tokens:?}");
+        assert_eq!(at(4), vec!["energy", "energi"], "{tokens:?}");
+        // The glossary term: its concept at its first word, spanning it.
+        let concept = tokens
+            .iter()
+            .find(|t| t.1.starts_with("#g"))
+            .expect("a concept token");
+        assert_eq!((concept.0, concept.2, concept.3), (0, 0, 18), "{tokens:?}");
+        let g_call =
+            Glossary::default().groups_of_words(&["call".into(), "for".into(), "proposals".into()]);
+        assert_eq!(concept.1, super::super::glossary::concept_token(g_call[0]));
+    }
+
+    #[test]
+    fn reused_buffers_and_the_stem_cache_change_nothing() {
+        let g = Glossary::default();
+        let texts = [
+            "Appel à projets : mobilité internationale des doctorants",
+            "a",
+            "",
+            "Doctoral networks implement doctoral programmes by partnerships of universities",
+        ];
+        let mut reused = text(&g);
+        for t in texts.iter().chain(texts.iter()) {
+            assert_eq!(
+                all_tokens(&mut reused, t),
+                all_tokens(&mut text(&g), t),
+                "{t}"
+            );
+        }
+    }
+
     #[test]
     fn keyword_keeps_the_whole_value() {
         assert_eq!(

@@ -38,7 +38,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use super::IndexError;
 use super::analyzer::{self, Stems};
 use super::glossary::{Glossary, concept_token};
-use super::schema::{self, Alias, Fields};
+use super::schema::{self, Alias, Fields, TextPart};
 
 /// Parses `text` into a tantivy query. `Ok(None)` for an empty query (the
 /// caller lists everything that passes the filters). `concepts`: the index
@@ -49,7 +49,7 @@ pub(crate) fn parse(
     fields: &Fields,
     glossary: &Glossary,
     concepts: bool,
-) -> Result<Option<Box<dyn Query>>, IndexError> {
+) -> Result<Option<Parsed>, IndexError> {
     if text.trim().is_empty() {
         return Ok(None);
     }
@@ -75,15 +75,73 @@ pub(crate) fn parse(
         expand(ast, glossary)
     };
     let ast = allow_only_negative(ast);
-    let builder = Builder {
-        index,
-        fields,
-        glossary: (concepts && !glossary.is_empty()).then_some(glossary),
-        stems: Stems::new(),
-    };
-    builder
-        .build(ast)
+    let build = |default: Field| {
+        Builder {
+            index,
+            fields,
+            glossary: (concepts && !glossary.is_empty()).then_some(glossary),
+            stems: Stems::new(),
+            default,
+        }
+        .build(ast.clone())
         .map_err(|m| IndexError::query(text, None, m))
+    };
+    let Some(main) = build(fields.all)? else {
+        return Ok(None);
+    };
+    // The same query on the title and on the summary alone, each with its
+    // own length normalisation: how ranking tells a call *about* the words
+    // from one that mentions them (see `Parsed::bonus`).
+    let mut bonus: Vec<(QueryOccur, Box<dyn Query>)> = Vec::new();
+    for (part, weight) in [
+        (TextPart::Title, TITLE_BONUS),
+        (TextPart::Summary, SUMMARY_BONUS),
+    ] {
+        if let Some(q) = build(fields.text_field(part))? {
+            bonus.push((QueryOccur::Should, Box::new(BoostQuery::new(q, weight))));
+        }
+    }
+    Ok(Some(Parsed {
+        main,
+        bonus: combine(bonus),
+    }))
+}
+
+/// Weight of the title-only score in the ranking bonus.
+const TITLE_BONUS: f32 = 2.0;
+/// Weight of the summary-only score in the ranking bonus.
+const SUMMARY_BONUS: f32 = 1.0;
+
+/// A parsed query.
+pub(crate) struct Parsed {
+    /// What selects the calls, on `all` (or the named fields): flat term
+    /// shapes tantivy prunes.
+    pub main: Box<dyn Query>,
+    /// The same query on the title and the summary, scored only for the
+    /// calls `main` selected and added to their scores. `all` is one long
+    /// field, so its length normalisation favours short calls over calls
+    /// that also say the words in their summary; the per-part scores
+    /// restore what the officer expects: the calls whose title and summary
+    /// are about the words first.
+    pub bonus: Option<Box<dyn Query>>,
+}
+
+impl std::fmt::Debug for Parsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parsed")
+            .field("main", &self.main)
+            .field("bonus", &self.bonus)
+            .finish()
+    }
+}
+
+impl Clone for Parsed {
+    fn clone(&self) -> Self {
+        Parsed {
+            main: self.main.box_clone(),
+            bonus: self.bonus.as_ref().map(|b| b.box_clone()),
+        }
+    }
 }
 
 /// Turns a parsed tree into a tantivy query.
@@ -93,6 +151,8 @@ struct Builder<'a> {
     /// The glossary whose concept tokens the index holds, if it does.
     glossary: Option<&'a Glossary>,
     stems: Stems,
+    /// The field of words typed without a field name.
+    default: Field,
 }
 
 type Built = Result<Option<Box<dyn Query>>, String>;
@@ -134,7 +194,7 @@ impl Builder<'_> {
     /// field when named.
     fn text_target(&self, field: &Option<String>) -> Result<Field, String> {
         match field {
-            None => Ok(self.fields.all),
+            None => Ok(self.default),
             Some(name) => match schema::alias(name).ok_or_else(|| unknown_field(name))? {
                 Alias::Text(part) => Ok(self.fields.text_field(part)),
                 Alias::Field(_) => Err(format!("`{name}:` is not a text field")),
@@ -562,7 +622,7 @@ mod tests {
         let query = parse(q, &h.index, &h.fields, &g, concepts)
             .unwrap()
             .unwrap();
-        format!("{query:?}")
+        format!("{:?}", query.main)
     }
 
     #[test]

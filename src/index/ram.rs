@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use tantivy::collector::TopDocs;
-use tantivy::query::Query;
 use tantivy::query_grammar::{self, Occur, UserInputAst, UserInputLeaf};
 use tantivy::schema::Value;
 use tantivy::{DocAddress, Index, TantivyDocument};
@@ -38,7 +37,7 @@ impl IndexHandle {
 }
 
 /// A parsed saved query, reusable across searches of one [`CandidateIndex`].
-pub struct ParsedQuery(Option<Box<dyn Query>>);
+pub struct ParsedQuery(Option<query::Parsed>);
 
 impl std::fmt::Debug for ParsedQuery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -147,9 +146,16 @@ impl CandidateIndex {
             return Ok(Vec::new());
         }
         let searcher = self.handle.reader.searcher();
-        let found = searcher
-            .search(&**q, &TopDocs::with_limit(self.len).order_by_score())
+        let mut found = searcher
+            .search(&*q.main, &TopDocs::with_limit(self.len).order_by_score())
             .map_err(|e| self.handle.read_err(e))?;
+        // Ranked as `fundwatch search` ranks: plus the title and summary
+        // scores.
+        if let Some(bonus) = &q.bonus {
+            super::search::add_bonus(&searcher, &**bonus, &mut found)
+                .map_err(|e| self.handle.read_err(e))?;
+            found.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        }
         Ok(found
             .into_iter()
             .filter_map(|(score, addr)| self.positions.get(&addr).map(|p| (*p, score)))

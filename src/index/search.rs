@@ -24,9 +24,11 @@
 use std::ops::{Bound, Range};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use tantivy::DocSet;
 use tantivy::collector::TopDocs;
 use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermSetQuery,
+    AllQuery, BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query, RangeQuery, Scorer,
+    TermSetQuery,
 };
 use tantivy::schema::{Field, Value};
 use tantivy::snippet::SnippetGenerator;
@@ -242,6 +244,44 @@ impl Hit {
     }
 }
 
+/// How many of the best calls by the pruned query are re-ranked: enough
+/// that a call about the words (title, summary) is among them even when
+/// others repeat the words more often in long texts.
+const RERANK_WINDOW: usize = 100;
+
+/// Adds `bonus`'s score to every hit `bonus` matches. Scores only the given
+/// documents (seeking each segment's scorer through them in order), so it
+/// costs a few lookups per hit, not a search.
+pub(crate) fn add_bonus(
+    searcher: &tantivy::Searcher,
+    bonus: &dyn Query,
+    hits: &mut [(f32, DocAddress)],
+) -> tantivy::Result<()> {
+    let weight = bonus.weight(EnableScoring::enabled_from_searcher(searcher))?;
+    let mut order: Vec<usize> = (0..hits.len()).collect();
+    order.sort_by_key(|&i| hits[i].1);
+    let mut segment: Option<(u32, Box<dyn Scorer>)> = None;
+    for i in order {
+        let addr = hits[i].1;
+        let scorer = match &mut segment {
+            Some((ord, scorer)) if *ord == addr.segment_ord => scorer,
+            _ => {
+                let reader = searcher.segment_reader(addr.segment_ord);
+                &mut segment
+                    .insert((addr.segment_ord, weight.scorer(reader, 1.0)?))
+                    .1
+            }
+        };
+        if scorer.doc() < addr.doc_id {
+            scorer.seek(addr.doc_id);
+        }
+        if scorer.doc() == addr.doc_id {
+            hits[i].0 += scorer.score();
+        }
+    }
+    Ok(())
+}
+
 /// Sort key for the deadline order: larger is better for tantivy's top-k, so
 /// the next deadline's timestamp is negated; no upcoming deadline sorts last.
 fn deadline_key(next: Option<i64>) -> i64 {
@@ -264,7 +304,7 @@ impl IndexHandle {
         let has_query = user_query.is_some();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if let Some(q) = &user_query {
-            clauses.push((Occur::Must, q.box_clone()));
+            clauses.push((Occur::Must, q.main.box_clone()));
         }
         for filter in filters {
             // Filters select, they do not rank.
@@ -303,13 +343,22 @@ impl IndexHandle {
                 .map(|((_, score), addr)| (score, addr))
                 .collect()
         } else {
-            searcher
-                .search(&*combined, &TopDocs::with_limit(limit).order_by_score())
-                .map_err(|e| self.read_err(e))?
+            // The best of a wider window by the pruned query, re-ranked
+            // with the title and summary scores (see `query::Parsed`).
+            let window = limit.max(RERANK_WINDOW);
+            let mut found = searcher
+                .search(&*combined, &TopDocs::with_limit(window).order_by_score())
+                .map_err(|e| self.read_err(e))?;
+            if let Some(bonus) = user_query.as_ref().and_then(|q| q.bonus.as_ref()) {
+                add_bonus(&searcher, &**bonus, &mut found).map_err(|e| self.read_err(e))?;
+            }
+            found.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            found.truncate(limit);
+            found
         };
 
         let generator = match &user_query {
-            Some(q) => self.snippet_generator(&searcher, &**q)?,
+            Some(q) => self.snippet_generator(&searcher, &*q.main)?,
             None => None,
         };
         let mut hits = Vec::with_capacity(found.len());

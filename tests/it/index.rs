@@ -842,3 +842,105 @@ fn json_and_csv_exports_of_hits() {
         "2026-03-15 [pré-proposition]; 2026-06-30 [dossier complet]"
     );
 }
+
+#[test]
+fn glossary_phrases_are_highlighted_whole() {
+    let (_tmp, h) = built();
+    let hits = search(&h, "appel à projets");
+    let msca = hits.iter().find(|h| h.id == "msca-dn-2026").unwrap();
+    assert!(
+        msca.snippet
+            .marked("[", "]")
+            .contains("This [call for proposals] supports"),
+        "{:?}",
+        msca.snippet
+    );
+}
+
+/// The index marks glossary terms when it stores calls; under another
+/// glossary, searches expand terms at query time instead. Both must find
+/// the same calls.
+#[test]
+fn concept_tokens_find_what_query_time_expansion_finds() {
+    let (tmp, native) = built();
+    assert!(native.glossary_current().unwrap());
+    // Any other glossary (here: one more group) disables the concept tokens.
+    let mut g = Glossary::default();
+    g.extend(Glossary::parse("jumelage\ttwinning\n", "test").unwrap());
+    let expanding = IndexHandle::open(&tmp.path().join("index"))
+        .unwrap()
+        .with_glossary(g);
+    assert!(!expanding.glossary_current().unwrap());
+    for q in [
+        "mobilité",
+        "mobilités",
+        "doctorants",
+        "appel à projets",
+        "\"call for proposals\"",
+        "chercheurs NOT subvention",
+        "bourse OR partnership",
+        "title:bourse",
+        "summary:researchers",
+        "universities AND doctoral",
+        "enseignement supérieur",
+        "NOT mobility",
+    ] {
+        assert_eq!(
+            sorted_ids(&search(&native, q)),
+            sorted_ids(&search(&expanding, q)),
+            "{q}"
+        );
+    }
+}
+
+#[test]
+fn an_edited_glossary_is_used_at_once_and_the_next_catch_up_rebuilds() {
+    let tmp = TempDir::new().unwrap();
+    let mut store = fundwatch::store::Store::open(&tmp.path().join("fundwatch.db")).unwrap();
+    for call in corpus() {
+        let source = call.source_id.clone();
+        store.apply_calls(&source, &[call], now()).unwrap();
+    }
+    let dir = tmp.path().join("index");
+    let h = IndexHandle::create(&dir).unwrap();
+    let first = fundwatch::sync::catch_up(&store, &h).unwrap();
+    assert!(first.rebuilt);
+    assert!(h.glossary_current().unwrap());
+    // Unchanged: nothing to do.
+    assert_eq!(fundwatch::sync::catch_up(&store, &h).unwrap().refreshed, 0);
+    drop(h);
+
+    let mut g = Glossary::default();
+    g.extend(Glossary::parse("Autriche\tAustria\n", "ours").unwrap());
+    let h = IndexHandle::open(&dir).unwrap().with_glossary(g);
+    assert!(!h.glossary_current().unwrap());
+    // Right away, by query-time expansion.
+    assert_eq!(ids(&search(&h, "austria")), vec!["phc-amadeus-2026"]);
+    // The catch-up notices the glossary and rebuilds with it.
+    let report = fundwatch::sync::catch_up(&store, &h).unwrap();
+    assert!(report.rebuilt, "{report:?}");
+    assert_eq!(report.refreshed, 5);
+    assert!(h.glossary_current().unwrap());
+    assert_eq!(ids(&search(&h, "austria")), vec!["phc-amadeus-2026"]);
+}
+
+#[test]
+fn an_index_of_another_version_is_replaced_by_an_empty_one() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("index");
+    std::fs::create_dir_all(&dir).unwrap();
+    // The schema of an older fundwatch: text fields per language.
+    let mut schema = tantivy::schema::Schema::builder();
+    schema.add_text_field("title_fr", tantivy::schema::TEXT);
+    schema.add_text_field("title_en", tantivy::schema::TEXT);
+    tantivy::Index::create_in_dir(&dir, schema.build()).unwrap();
+    assert!(matches!(
+        IndexHandle::open(&dir),
+        Err(IndexError::Incompatible { .. })
+    ));
+    // Derived data: replaced, and left uncommitted so the next catch-up
+    // rebuilds it from the database.
+    let h = IndexHandle::open_or_create(&dir).unwrap();
+    assert_eq!(h.num_docs(), 0);
+    assert_eq!(h.indexed_generation().unwrap(), None);
+}
