@@ -219,9 +219,6 @@ impl Builder<'_> {
     }
 
     fn text(&self, lit: UserInputLiteral) -> Built {
-        if lit.field_name.is_some() {
-            self.text_target(&lit.field_name)?;
-        }
         let field = self.text_target(&lit.field_name)?;
         let words = folded_words(&lit.phrase);
         if words.is_empty() {
@@ -255,8 +252,12 @@ impl Builder<'_> {
         // A phrase: each word's French stems in order, and the English ones
         // when they differ (both are indexed at every position).
         let (fr, en) = self.stems.both(&just_words);
+        let mut variants = vec![fr];
+        if variants[0] != en {
+            variants.push(en);
+        }
         let mut phrases: Vec<Box<dyn Query>> = Vec::new();
-        for stems in [fr, en] {
+        for stems in variants {
             let terms: Vec<(usize, Term)> = words
                 .iter()
                 .zip(&stems)
@@ -267,12 +268,7 @@ impl Builder<'_> {
             } else {
                 Box::new(PhraseQuery::new_with_offset_and_slop(terms, lit.slop))
             };
-            if !phrases
-                .iter()
-                .any(|q| format!("{q:?}") == format!("{query:?}"))
-            {
-                phrases.push(query);
-            }
+            phrases.push(query);
         }
         Ok(Some(any_of(phrases)))
     }
