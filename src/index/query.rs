@@ -34,6 +34,7 @@ use tantivy::query_grammar::{
     self, Delimiter, Occur, UserInputAst, UserInputLeaf, UserInputLiteral,
 };
 use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::tokenizer::TextAnalyzer;
 
 use super::IndexError;
 use super::analyzer::{self, Stems};
@@ -75,34 +76,38 @@ pub(crate) fn parse(
         expand(ast, glossary)
     };
     let ast = allow_only_negative(ast);
-    let build = |default: Field| {
-        Builder {
-            index,
-            fields,
-            glossary: (concepts && !glossary.is_empty()).then_some(glossary),
-            stems: Stems::new(),
-            default,
-        }
-        .build(ast.clone())
-        .map_err(|m| IndexError::query(text, None, m))
-    };
-    let Some(main) = build(fields.all)? else {
+    // Analysed once (folding, stems, glossary lookups), then placed on
+    // `all` and on each bonus field.
+    let plan = Planner {
+        index,
+        fields,
+        glossary: (concepts && !glossary.is_empty()).then_some(glossary),
+        stems: Stems::new(),
+        folding: analyzer::folding(),
+    }
+    .plan(ast)
+    .map_err(|m| IndexError::query(text, None, m))?;
+    let Some(plan) = plan else {
         return Ok(None);
     };
     // The same query on the title and on the summary alone, each with its
     // own length normalisation: how ranking tells a call *about* the words
     // from one that mentions them (see `Parsed::bonus`).
-    let mut bonus: Vec<(QueryOccur, Box<dyn Query>)> = Vec::new();
-    for (part, weight) in [
+    let bonus = [
         (TextPart::Title, TITLE_BONUS),
         (TextPart::Summary, SUMMARY_BONUS),
-    ] {
-        if let Some(q) = build(fields.text_field(part))? {
-            bonus.push((QueryOccur::Should, Box::new(BoostQuery::new(q, weight))));
-        }
-    }
+    ]
+    .into_iter()
+    .map(|(part, weight)| {
+        let q = plan.place(fields.text_field(part));
+        (
+            QueryOccur::Should,
+            Box::new(BoostQuery::new(q, weight)) as Box<dyn Query>,
+        )
+    })
+    .collect();
     Ok(Some(Parsed {
-        main,
+        main: plan.place(fields.all),
         bonus: combine(bonus),
     }))
 }
@@ -144,32 +149,114 @@ impl Clone for Parsed {
     }
 }
 
-/// Turns a parsed tree into a tantivy query.
-struct Builder<'a> {
+/// A query analysed but not yet placed: words typed without a field name
+/// go to whichever field [`Plan::place`] is given.
+enum Plan {
+    /// A boolean combination.
+    Bool(Vec<(QueryOccur, Plan)>),
+    /// A boosted part.
+    Boost(Box<Plan>, f32),
+    /// Any of these terms (stems or concept tokens) in the field (`None`:
+    /// the default one).
+    Terms(Option<Field>, Vec<String>),
+    /// Any of these phrases (stems with their positions).
+    Phrases {
+        field: Option<Field>,
+        variants: Vec<Vec<(usize, String)>>,
+        slop: u32,
+        prefix: bool,
+    },
+    /// A keyword, date, set or existence query: no text, no default field.
+    Ready(Box<dyn Query>),
+}
+
+impl Plan {
+    /// The tantivy query, with unnamed words on `default`.
+    fn place(&self, default: Field) -> Box<dyn Query> {
+        match self {
+            Plan::Bool(clauses) => Box::new(BooleanQuery::new(
+                clauses
+                    .iter()
+                    .map(|(o, p)| (*o, p.place(default)))
+                    .collect(),
+            )),
+            Plan::Boost(inner, boost) => Box::new(BoostQuery::new(inner.place(default), *boost)),
+            Plan::Terms(field, texts) => {
+                let field = field.unwrap_or(default);
+                any_of(
+                    texts
+                        .iter()
+                        .map(|t| term_query(Term::from_field_text(field, t)))
+                        .collect(),
+                )
+            }
+            Plan::Phrases {
+                field,
+                variants,
+                slop,
+                prefix,
+            } => {
+                let field = field.unwrap_or(default);
+                any_of(
+                    variants
+                        .iter()
+                        .map(|stems| {
+                            let terms: Vec<(usize, Term)> = stems
+                                .iter()
+                                .map(|(pos, stem)| (*pos, Term::from_field_text(field, stem)))
+                                .collect();
+                            if *prefix {
+                                Box::new(PhrasePrefixQuery::new_with_offset(terms))
+                                    as Box<dyn Query>
+                            } else {
+                                Box::new(PhraseQuery::new_with_offset_and_slop(terms, *slop))
+                            }
+                        })
+                        .collect(),
+                )
+            }
+            Plan::Ready(q) => q.box_clone(),
+        }
+    }
+}
+
+/// One clause stays itself (a term query must not hide under a one-clause
+/// boolean, or tantivy cannot see the flat shape it prunes).
+fn combine_plans(mut clauses: Vec<(QueryOccur, Plan)>) -> Option<Plan> {
+    if clauses.len() == 1 && clauses[0].0 != QueryOccur::MustNot {
+        return clauses.pop().map(|(_, p)| p);
+    }
+    if clauses.is_empty() {
+        return None;
+    }
+    Some(Plan::Bool(clauses))
+}
+
+/// Analyses a parsed tree into a [`Plan`].
+struct Planner<'a> {
     index: &'a Index,
     fields: &'a Fields,
     /// The glossary whose concept tokens the index holds, if it does.
     glossary: Option<&'a Glossary>,
     stems: Stems,
-    /// The field of words typed without a field name.
-    default: Field,
+    folding: TextAnalyzer,
 }
 
-type Built = Result<Option<Box<dyn Query>>, String>;
+type Planned = Result<Option<Plan>, String>;
 
-impl Builder<'_> {
-    fn build(&self, ast: UserInputAst) -> Built {
+impl Planner<'_> {
+    fn plan(&mut self, ast: UserInputAst) -> Planned {
         match ast {
             UserInputAst::Clause(children) => self.clause(children),
-            UserInputAst::Boost(inner, boost) => Ok(self.build(*inner)?.map(|q| {
-                Box::new(BoostQuery::new(q, boost.into_inner() as f32)) as Box<dyn Query>
-            })),
+            UserInputAst::Boost(inner, boost) => Ok(self
+                .plan(*inner)?
+                .map(|p| Plan::Boost(Box::new(p), boost.into_inner() as f32))),
             UserInputAst::Leaf(leaf) => self.leaf(*leaf),
         }
     }
 
-    fn clause(&self, children: Vec<(Option<Occur>, UserInputAst)>) -> Built {
-        let mut clauses: Vec<(QueryOccur, Box<dyn Query>)> = Vec::new();
+    fn clause(&mut self, children: Vec<(Option<Occur>, UserInputAst)>) -> Planned {
+        let mut clauses: Vec<(QueryOccur, Plan)> = Vec::new();
         let mut i = 0;
         while i < children.len() {
             // Words typed without quotes may form a glossary term together.
@@ -177,32 +264,32 @@ impl Builder<'_> {
                 && let Some((len, field, groups)) = concept_run(&children[i..], glossary)
             {
                 let field = self.text_target(&field)?;
-                clauses.push((occur(children[i].0), concept_query(field, &groups)));
+                clauses.push((occur(children[i].0), concepts(field, &groups)));
                 i += len;
                 continue;
             }
             let (o, child) = &children[i];
-            if let Some(q) = self.build(child.clone())? {
-                clauses.push((occur(*o), q));
+            if let Some(p) = self.plan(child.clone())? {
+                clauses.push((occur(*o), p));
             }
             i += 1;
         }
-        Ok(combine(clauses))
+        Ok(combine_plans(clauses))
     }
 
-    /// The field a text literal searches: `all` by default, the part's own
-    /// field when named.
-    fn text_target(&self, field: &Option<String>) -> Result<Field, String> {
+    /// The field a text literal searches: `None` for the default field, the
+    /// part's own field when named.
+    fn text_target(&self, field: &Option<String>) -> Result<Option<Field>, String> {
         match field {
-            None => Ok(self.default),
+            None => Ok(None),
             Some(name) => match schema::alias(name).ok_or_else(|| unknown_field(name))? {
-                Alias::Text(part) => Ok(self.fields.text_field(part)),
+                Alias::Text(part) => Ok(Some(self.fields.text_field(part))),
                 Alias::Field(_) => Err(format!("`{name}:` is not a text field")),
             },
         }
     }
 
-    fn leaf(&self, leaf: UserInputLeaf) -> Built {
+    fn leaf(&mut self, leaf: UserInputLeaf) -> Planned {
         match leaf {
             UserInputLeaf::Literal(lit) if is_text_target(&lit.field_name) => self.text(lit),
             other => {
@@ -212,15 +299,15 @@ impl Builder<'_> {
                 let parser = QueryParser::for_index(self.index, Vec::new());
                 parser
                     .build_query_from_user_input_ast(resolved)
-                    .map(Some)
+                    .map(|q| Some(Plan::Ready(q)))
                     .map_err(|e| e.to_string())
             }
         }
     }
 
-    fn text(&self, lit: UserInputLiteral) -> Built {
+    fn text(&mut self, lit: UserInputLiteral) -> Planned {
         let field = self.text_target(&lit.field_name)?;
-        let words = folded_words(&lit.phrase);
+        let words = analyzer::positioned_tokens(&mut self.folding, &lit.phrase);
         if words.is_empty() {
             return Ok(None);
         }
@@ -231,17 +318,11 @@ impl Builder<'_> {
         {
             let groups = glossary.groups_of_words(&just_words);
             if !groups.is_empty() {
-                return Ok(Some(concept_query(field, &groups)));
+                return Ok(Some(concepts(field, &groups)));
             }
         }
         if words.len() == 1 && !lit.prefix {
-            let terms = self
-                .stems
-                .of(&words[0].1)
-                .into_iter()
-                .map(|stem| term_query(Term::from_field_text(field, &stem)))
-                .collect::<Vec<_>>();
-            return Ok(Some(any_of(terms)));
+            return Ok(Some(Plan::Terms(field, self.stems.of(&words[0].1))));
         }
         if words.len() == 1 {
             return Err(format!(
@@ -252,26 +333,26 @@ impl Builder<'_> {
         // A phrase: each word's French stems in order, and the English ones
         // when they differ (both are indexed at every position).
         let (fr, en) = self.stems.both(&just_words);
-        let mut variants = vec![fr];
+        let positioned = |stems: Vec<String>| -> Vec<(usize, String)> {
+            words.iter().map(|(pos, _)| *pos).zip(stems).collect()
+        };
+        let mut variants = vec![positioned(fr)];
+        let en = positioned(en);
         if variants[0] != en {
             variants.push(en);
         }
-        let mut phrases: Vec<Box<dyn Query>> = Vec::new();
-        for stems in variants {
-            let terms: Vec<(usize, Term)> = words
-                .iter()
-                .zip(&stems)
-                .map(|((pos, _), stem)| (*pos, Term::from_field_text(field, stem)))
-                .collect();
-            let query: Box<dyn Query> = if lit.prefix {
-                Box::new(PhrasePrefixQuery::new_with_offset(terms))
-            } else {
-                Box::new(PhraseQuery::new_with_offset_and_slop(terms, lit.slop))
-            };
-            phrases.push(query);
-        }
-        Ok(Some(any_of(phrases)))
+        Ok(Some(Plan::Phrases {
+            field,
+            variants,
+            slop: lit.slop,
+            prefix: lit.prefix,
+        }))
     }
+}
+
+/// The concept tokens of `groups`.
+fn concepts(field: Option<Field>, groups: &[usize]) -> Plan {
+    Plan::Terms(field, groups.iter().map(|&g| concept_token(g)).collect())
 }
 
 /// `None` (no operator) means AND: conjunction by default.
@@ -308,16 +389,6 @@ fn any_of(queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
 /// them).
 fn term_query(term: Term) -> Box<dyn Query> {
     Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
-}
-
-/// The concept tokens of `groups` in `field`.
-fn concept_query(field: Field, groups: &[usize]) -> Box<dyn Query> {
-    any_of(
-        groups
-            .iter()
-            .map(|&g| term_query(Term::from_field_text(field, &concept_token(g))))
-            .collect(),
-    )
 }
 
 /// The longest run (2 words or more) of unquoted words at the start of
