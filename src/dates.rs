@@ -137,17 +137,19 @@ struct TimeElement {
 
 fn has_markup(text: &str) -> bool {
     let b = text.as_bytes();
-    byte_positions(b, b'<').any(|i| {
-        b.get(i + 1)
+    // `str::find` with a char is vectorised (memchr); most texts given here
+    // are already clean and hold no `<` at all.
+    let mut from = 0;
+    while let Some(p) = text.get(from..).and_then(|r| r.find('<')) {
+        let i = from + p;
+        if b.get(i + 1)
             .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'/' || *c == b'!')
-    })
-}
-
-fn byte_positions(b: &[u8], needle: u8) -> impl Iterator<Item = usize> + '_ {
-    b.iter()
-        .enumerate()
-        .filter(move |(_, c)| **c == needle)
-        .map(|(i, _)| i)
+        {
+            return true;
+        }
+        from = i + 1;
+    }
+    false
 }
 
 /// Tags that break a line when rendered; others are replaced by a space.
@@ -289,7 +291,7 @@ enum Kind {
     Punct(char),
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Tok {
     kind: Kind,
     start: usize,
@@ -306,79 +308,138 @@ impl Tok {
     }
 }
 
+/// What an ASCII byte is to the tokenizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ByteClass {
+    Space,
+    Digit,
+    /// A letter or `_`.
+    Letter,
+    Punct,
+    /// A byte of a multi-byte character: decided by the character.
+    NonAscii,
+}
+
+/// The [`ByteClass`] of every byte, so that the tokenizer's loops are one table
+/// lookup per byte (the tokenizer reads every byte of every item's text).
+static CLASS: [ByteClass; 256] = {
+    let mut t = [ByteClass::NonAscii; 256];
+    let mut b = 0;
+    while b < 0x80 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_whitespace() {
+            ByteClass::Space
+        } else if c.is_ascii_digit() {
+            ByteClass::Digit
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            ByteClass::Letter
+        } else {
+            ByteClass::Punct
+        };
+        b += 1;
+    }
+    t
+};
+
+/// Byte length of the letter at `i`, `None` when it is not a letter.
+fn letter_at(text: &str, i: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    match CLASS[usize::from(b[i])] {
+        ByteClass::Letter => Some(1),
+        ByteClass::NonAscii => {
+            // U+00C0..U+00FF (lead byte 0xC3) are all letters but × and ÷:
+            // the accented letters of French, decided without a table walk.
+            if b[i] == 0xC3 {
+                return b
+                    .get(i + 1)
+                    .is_some_and(|c| *c != 0x97 && *c != 0xB7)
+                    .then_some(2);
+            }
+            let ch = text.get(i..)?.chars().next()?;
+            ch.is_alphabetic().then(|| ch.len_utf8())
+        }
+        _ => None,
+    }
+}
+
 fn tokenize(text: &str) -> Vec<Tok> {
     let b = text.as_bytes();
     let mut toks = Vec::with_capacity(text.len() / 5);
     let mut nl = false;
     let mut i = 0;
-    // Byte loop with ASCII fast paths; non-ASCII characters are decoded only
+    // Byte loop driven by [`CLASS`]; non-ASCII characters are decoded only
     // to ask whether they are letters or spaces.
-    let char_at = |i: usize| text[i..].chars().next().unwrap_or(' ');
-    let is_letter_at = |i: usize| -> Option<usize> {
-        let c = b[i];
-        if c.is_ascii_alphabetic() || c == b'_' {
-            Some(1)
-        } else if c >= 0x80 {
-            let ch = char_at(i);
-            ch.is_alphabetic().then(|| ch.len_utf8())
-        } else {
-            None
-        }
-    };
     while i < b.len() {
         let c = b[i];
-        if c.is_ascii_whitespace() {
-            nl |= c == b'\n';
-            i += 1;
-            continue;
-        }
-        if c.is_ascii_digit() {
-            let start = i;
-            let mut num: u32 = 0;
-            while i < b.len() && b[i].is_ascii_digit() {
-                num = num
-                    .saturating_mul(10)
-                    .saturating_add(u32::from(b[i] - b'0'));
+        match CLASS[usize::from(c)] {
+            ByteClass::Space => {
+                nl |= c == b'\n';
                 i += 1;
-            }
-            toks.push(Tok {
-                kind: Kind::Num,
-                start,
-                end: i,
-                num,
-                nl,
-            });
-        } else if let Some(w) = is_letter_at(i) {
-            let start = i;
-            i += w;
-            while i < b.len() {
-                match is_letter_at(i) {
-                    Some(w) => i += w,
-                    None => break,
-                }
-            }
-            toks.push(Tok {
-                kind: Kind::Word,
-                start,
-                end: i,
-                num: 0,
-                nl,
-            });
-        } else {
-            let ch = if c < 0x80 { char::from(c) } else { char_at(i) };
-            if ch.is_whitespace() {
-                i += ch.len_utf8();
                 continue;
             }
-            let end = i + ch.len_utf8();
-            toks.push(Tok {
-                kind: Kind::Punct(ch),
-                start: i,
-                end,
-                num: 0,
-                nl,
-            });
-            i = end;
+            ByteClass::Digit => {
+                let start = i;
+                let mut num: u32 = 0;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    num = num
+                        .saturating_mul(10)
+                        .saturating_add(u32::from(b[i] - b'0'));
+                    i += 1;
+                }
+                toks.push(Tok {
+                    kind: Kind::Num,
+                    start,
+                    end: i,
+                    num,
+                    nl,
+                });
+            }
+            class => {
+                if let Some(w) = letter_at(text, i) {
+                    let start = i;
+                    i += w;
+                    loop {
+                        // ASCII letters without a call: most words are.
+                        while i < b.len() && CLASS[usize::from(b[i])] == ByteClass::Letter {
+                            i += 1;
+                        }
+                        if i < b.len() && b[i] >= 0x80 {
+                            match letter_at(text, i) {
+                                Some(w) => i += w,
+                                None => break,
+                            }
+                        } else {
+                            break;
+                        }
+                    }
+                    toks.push(Tok {
+                        kind: Kind::Word,
+                        start,
+                        end: i,
+                        num: 0,
+                        nl,
+                    });
+                } else {
+                    let ch = if class == ByteClass::Punct {
+                        char::from(c)
+                    } else {
+                        text[i..].chars().next().unwrap_or(' ')
+                    };
+                    if ch.is_whitespace() {
+                        i += ch.len_utf8();
+                        continue;
+                    }
+                    let end = i + ch.len_utf8();
+                    toks.push(Tok {
+                        kind: Kind::Punct(ch),
+                        start: i,
+                        end,
+                        num: 0,
+                        nl,
+                    });
+                    i = end;
+                }
+            }
         }
         nl = false;
     }
@@ -483,22 +544,60 @@ impl Scan<'_> {
 
 /// French and English month names and abbreviations. Catalan, Spanish or
 /// Italian names are deliberately absent (`setembre` must not become a date).
+/// A table rather than a `match` so that [`STARTERS`] is built from the
+/// same words.
+const MONTHS: &[(&str, u32)] = &[
+    ("janvier", 1),
+    ("january", 1),
+    ("jan", 1),
+    ("janv", 1),
+    ("février", 2),
+    ("fevrier", 2),
+    ("february", 2),
+    ("feb", 2),
+    ("fév", 2),
+    ("févr", 2),
+    ("fev", 2),
+    ("fevr", 2),
+    ("mars", 3),
+    ("march", 3),
+    ("mar", 3),
+    ("avril", 4),
+    ("april", 4),
+    ("apr", 4),
+    ("avr", 4),
+    ("mai", 5),
+    ("may", 5),
+    ("juin", 6),
+    ("june", 6),
+    ("jun", 6),
+    ("juillet", 7),
+    ("july", 7),
+    ("jul", 7),
+    ("juil", 7),
+    ("août", 8),
+    ("aout", 8),
+    ("august", 8),
+    ("aug", 8),
+    ("septembre", 9),
+    ("september", 9),
+    ("sep", 9),
+    ("sept", 9),
+    ("octobre", 10),
+    ("october", 10),
+    ("oct", 10),
+    ("novembre", 11),
+    ("november", 11),
+    ("nov", 11),
+    ("décembre", 12),
+    ("decembre", 12),
+    ("december", 12),
+    ("dec", 12),
+    ("déc", 12),
+];
+
 fn month_of(w: &str) -> Option<u32> {
-    Some(match w {
-        "janvier" | "january" | "jan" | "janv" => 1,
-        "février" | "fevrier" | "february" | "feb" | "fév" | "févr" | "fev" | "fevr" => 2,
-        "mars" | "march" | "mar" => 3,
-        "avril" | "april" | "apr" | "avr" => 4,
-        "mai" | "may" => 5,
-        "juin" | "june" | "jun" => 6,
-        "juillet" | "july" | "jul" | "juil" => 7,
-        "août" | "aout" | "august" | "aug" => 8,
-        "septembre" | "september" | "sep" | "sept" => 9,
-        "octobre" | "october" | "oct" => 10,
-        "novembre" | "november" | "nov" => 11,
-        "décembre" | "decembre" | "december" | "dec" | "déc" => 12,
-        _ => return None,
-    })
+    MONTHS.iter().find(|(name, _)| *name == w).map(|&(_, m)| m)
 }
 
 /// Full month names (a month without day or year is only read in full).
@@ -510,34 +609,36 @@ fn is_full_month_name(w: &str) -> bool {
         )
 }
 
+/// French and English weekdays and their abbreviations.
+const WEEKDAYS: &[&str] = &[
+    "lundi",
+    "mardi",
+    "mercredi",
+    "jeudi",
+    "vendredi",
+    "samedi",
+    "dimanche",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "mon",
+    "tue",
+    "tues",
+    "wed",
+    "thu",
+    "thur",
+    "thurs",
+    "fri",
+    "sat",
+    "sun",
+];
+
 fn is_weekday(w: &str) -> bool {
-    matches!(
-        w,
-        "lundi"
-            | "mardi"
-            | "mercredi"
-            | "jeudi"
-            | "vendredi"
-            | "samedi"
-            | "dimanche"
-            | "monday"
-            | "tuesday"
-            | "wednesday"
-            | "thursday"
-            | "friday"
-            | "saturday"
-            | "sunday"
-            | "mon"
-            | "tue"
-            | "tues"
-            | "wed"
-            | "thu"
-            | "thur"
-            | "thurs"
-            | "fri"
-            | "sat"
-            | "sun"
-    )
+    WEEKDAYS.contains(&w)
 }
 
 fn is_ordinal_suffix(w: &str) -> bool {
@@ -1421,33 +1522,115 @@ fn fill_range_start(a: &mut Point, b: &Point) {
     }
 }
 
+/// Words other than months and weekdays a date or a time can start with
+/// (qualifiers, `midi`/`noon`/`minuit`).
+const OTHER_STARTERS: &[&str] = &[
+    "fin",
+    "début",
+    "debut",
+    "courant",
+    "mid",
+    "early",
+    "late",
+    "mi",
+    "en",
+    "in",
+    "end",
+    "beginning",
+    "start",
+    "middle",
+    "midi",
+    "noon",
+    "midday",
+    "minuit",
+    "midnight",
+];
+
 /// Words a date or a time can start with (months, weekdays, qualifiers,
 /// `midi`/`noon`/`minuit`): the scanner only stops on these and numbers.
+/// The definition; the scanner asks [`is_starter`], which answers the same
+/// faster (tested against this).
+#[cfg(test)]
 fn starts_something(w: &str) -> bool {
-    month_of(w).is_some()
-        || is_weekday(w)
-        || matches!(
-            w,
-            "fin"
-                | "début"
-                | "debut"
-                | "courant"
-                | "mid"
-                | "early"
-                | "late"
-                | "mi"
-                | "en"
-                | "in"
-                | "end"
-                | "beginning"
-                | "start"
-                | "middle"
-                | "midi"
-                | "noon"
-                | "midday"
-                | "minuit"
-                | "midnight"
-        )
+    month_of(w).is_some() || is_weekday(w) || OTHER_STARTERS.contains(&w)
+}
+
+/// Longest word [`is_starter`] packs (longer ones are never starters: the
+/// longest, `wednesday`, has 9 letters).
+const PACKED_MAX: usize = 16;
+
+/// A short ASCII word, lowercased, as one integer: the key of [`STARTERS`].
+fn pack_lower(w: &[u8]) -> u128 {
+    w.iter().enumerate().fold(0u128, |v, (i, c)| {
+        v | u128::from(c.to_ascii_lowercase()) << (8 * i)
+    })
+}
+
+/// The words of [`starts_something`] arranged for [`is_starter`]: the
+/// scanner asks about every word of the text, and integer tests are several
+/// times cheaper than lowercasing into a buffer and comparing with each of
+/// ~90 strings (that was a large part of `extract`'s time on long prose,
+/// benches/extract.rs).
+struct Starters {
+    /// By byte length: a bit per lowercase ASCII first letter that some
+    /// ASCII starter of that length begins with.
+    first: [u32; PACKED_MAX + 1],
+    /// The ASCII starters, packed by [`pack_lower`], sorted.
+    packed: Vec<u128>,
+    /// The non-ASCII starters (`février`, `août`, `début`…).
+    other: Vec<&'static str>,
+}
+
+static STARTERS: LazyLock<Starters> = LazyLock::new(|| {
+    let words = MONTHS
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(WEEKDAYS.iter().copied())
+        .chain(OTHER_STARTERS.iter().copied());
+    let mut s = Starters {
+        first: [0; PACKED_MAX + 1],
+        packed: Vec::new(),
+        other: Vec::new(),
+    };
+    for w in words {
+        let b = w.as_bytes();
+        if w.is_ascii() && (1..=PACKED_MAX).contains(&b.len()) && b[0].is_ascii_lowercase() {
+            s.first[b.len()] |= 1 << (b[0] - b'a');
+            s.packed.push(pack_lower(b));
+        } else {
+            s.other.push(w);
+        }
+    }
+    s.packed.sort_unstable();
+    s.packed.dedup();
+    s
+});
+
+/// `starts_something` of the lowercased `raw` word: integer tests for
+/// ASCII words, the short non-ASCII list otherwise (a non-ASCII word may
+/// lowercase to an ASCII one, which then goes the ASCII way).
+fn is_starter(raw: &str) -> bool {
+    let st = &*STARTERS;
+    let ascii = |b: &[u8]| {
+        let Some(&c) = b.first() else { return false };
+        let c = c.to_ascii_lowercase();
+        b.len() <= PACKED_MAX
+            && c.is_ascii_lowercase()
+            && st.first[b.len()] & (1 << (c - b'a')) != 0
+            && st.packed.binary_search(&pack_lower(b)).is_ok()
+    };
+    if raw.is_ascii() {
+        return ascii(raw.as_bytes());
+    }
+    let Some(lower) = Lower::of(raw) else {
+        return false;
+    };
+    let lower = lower.as_str();
+    if lower.is_ascii() {
+        ascii(lower.as_bytes())
+    } else {
+        st.other.contains(&lower)
+    }
 }
 
 /// Scans the whole text: points (single or ranges) and pending times.
@@ -1460,9 +1643,7 @@ fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
         let t = sc.toks[i];
         let candidate = match t.kind {
             Kind::Num => true,
-            Kind::Word => {
-                t.end - t.start <= 10 && sc.word(i).is_some_and(|w| starts_something(w.as_str()))
-            }
+            Kind::Word => t.end - t.start <= 10 && is_starter(&sc.text[t.start..t.end]),
             Kind::Punct(_) => false,
         };
         if !candidate {

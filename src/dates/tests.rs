@@ -1902,3 +1902,172 @@ fn random_fragments_never_panic_and_keep_the_invariants() {
         }
     }
 }
+
+/// `is_starter` (packed lookup) answers as the lowercase-then-compare test
+/// it replaced, on the vocabulary in every case and on every word of the
+/// fixtures (real samples too when present).
+#[test]
+fn starter_lookup_matches_the_vocabulary_test() {
+    let old = |raw: &str| Lower::of(raw).is_some_and(|w| starts_something(w.as_str()));
+    let mut words: Vec<String> = Vec::new();
+    let vocab = MONTHS
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(WEEKDAYS.iter().copied())
+        .chain(OTHER_STARTERS.iter().copied());
+    for w in vocab {
+        let mut title = w.to_owned();
+        if let Some(c) = title.get_mut(..1) {
+            c.make_ascii_uppercase();
+        }
+        words.extend([
+            w.to_owned(),
+            w.to_uppercase(),
+            title,
+            format!("{w}s"),
+            w[1..].to_owned(),
+        ]);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![root.join("tests/fixtures")];
+    let real = root.join("../shared/fixtures/real");
+    if real.exists() {
+        dirs.push(real);
+    } else {
+        eprintln!("skipped: folder absent: {}", real.display());
+    }
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                for t in tokenize(&text).iter().filter(|t| t.kind == Kind::Word) {
+                    words.push(text[t.start..t.end].to_owned());
+                }
+            }
+        }
+    }
+    assert!(words.len() > 10_000, "fixtures not found");
+    let mut hits = 0;
+    for w in &words {
+        assert_eq!(is_starter(w), old(w), "{w:?}");
+        hits += usize::from(old(w));
+    }
+    assert!(hits > 500, "too few starters seen: {hits}");
+}
+
+/// The tokenizer as it was before the byte-class table: the reference the
+/// table-driven one must match token for token.
+fn tokenize_reference(text: &str) -> Vec<Tok> {
+    let b = text.as_bytes();
+    let mut toks = Vec::with_capacity(text.len() / 5);
+    let mut nl = false;
+    let mut i = 0;
+    // Byte loop with ASCII fast paths; non-ASCII characters are decoded only
+    // to ask whether they are letters or spaces.
+    let char_at = |i: usize| text[i..].chars().next().unwrap_or(' ');
+    let is_letter_at = |i: usize| -> Option<usize> {
+        let c = b[i];
+        if c.is_ascii_alphabetic() || c == b'_' {
+            Some(1)
+        } else if c >= 0x80 {
+            let ch = char_at(i);
+            ch.is_alphabetic().then(|| ch.len_utf8())
+        } else {
+            None
+        }
+    };
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            nl |= c == b'\n';
+            i += 1;
+            continue;
+        }
+        if c.is_ascii_digit() {
+            let start = i;
+            let mut num: u32 = 0;
+            while i < b.len() && b[i].is_ascii_digit() {
+                num = num
+                    .saturating_mul(10)
+                    .saturating_add(u32::from(b[i] - b'0'));
+                i += 1;
+            }
+            toks.push(Tok {
+                kind: Kind::Num,
+                start,
+                end: i,
+                num,
+                nl,
+            });
+        } else if let Some(w) = is_letter_at(i) {
+            let start = i;
+            i += w;
+            while i < b.len() {
+                match is_letter_at(i) {
+                    Some(w) => i += w,
+                    None => break,
+                }
+            }
+            toks.push(Tok {
+                kind: Kind::Word,
+                start,
+                end: i,
+                num: 0,
+                nl,
+            });
+        } else {
+            let ch = if c < 0x80 { char::from(c) } else { char_at(i) };
+            if ch.is_whitespace() {
+                i += ch.len_utf8();
+                continue;
+            }
+            let end = i + ch.len_utf8();
+            toks.push(Tok {
+                kind: Kind::Punct(ch),
+                start: i,
+                end,
+                num: 0,
+                nl,
+            });
+            i = end;
+        }
+        nl = false;
+    }
+    toks
+}
+
+/// The table-driven tokenizer gives the tokens of the reference one on
+/// every fixture (real samples too when present) and on odd characters.
+#[test]
+fn tokenizer_matches_the_reference() {
+    let mut texts: Vec<String> = vec![
+        "×÷ ÀÖØöøÿ ª µ º ° ’‘ “” «\u{a0}» \u{b}\u{c}\u{1c}\u{85}x\u{2028}y 17h00 1er 18T19 4.00pm"
+            .into(),
+        "İstanbul Kelvin\u{212a} straße ΣΑΣ ǅ 日本 2024年 Ⅻ ①".into(),
+        String::new(),
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![root.join("tests/fixtures")];
+    let real = root.join("../shared/fixtures/real");
+    if real.exists() {
+        dirs.push(real);
+    } else {
+        eprintln!("skipped: folder absent: {}", real.display());
+    }
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                texts.push(text);
+            }
+        }
+    }
+    assert!(texts.len() > 20, "fixtures not found");
+    for text in &texts {
+        assert_eq!(tokenize(text), tokenize_reference(text));
+    }
+}
