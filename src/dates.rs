@@ -347,13 +347,17 @@ fn letter_at(text: &str, i: usize) -> Option<usize> {
     match CLASS[usize::from(b[i])] {
         ByteClass::Letter => Some(1),
         ByteClass::NonAscii => {
-            // U+00C0..U+00FF (lead byte 0xC3) are all letters but × and ÷:
-            // the accented letters of French, decided without a table walk.
-            if b[i] == 0xC3 {
-                return b
-                    .get(i + 1)
-                    .is_some_and(|c| *c != 0x97 && *c != 0xB7)
-                    .then_some(2);
+            // The frequent non-ASCII characters of French and English text,
+            // decided without Unicode's table walk. U+00C0..U+00FF (lead
+            // byte 0xC3) are all letters but × and ÷ (the accented letters);
+            // of U+0080..U+00BF (0xC2) only ª µ º are (° « » and no-break
+            // space are not); U+2000..U+203F (0xE2 0x80: ’ “ ” – — …) hold
+            // no letter.
+            match (b[i], b.get(i + 1)) {
+                (0xC3, Some(c)) => return (*c != 0x97 && *c != 0xB7).then_some(2),
+                (0xC2, Some(c)) => return matches!(c, 0xAA | 0xB5 | 0xBA).then_some(2),
+                (0xE2, Some(0x80)) => return None,
+                _ => {}
             }
             let ch = text.get(i..)?.chars().next()?;
             ch.is_alphabetic().then(|| ch.len_utf8())
@@ -597,7 +601,13 @@ const MONTHS: &[(&str, u32)] = &[
 ];
 
 fn month_of(w: &str) -> Option<u32> {
-    MONTHS.iter().find(|(name, _)| *name == w).map(|&(_, m)| m)
+    // Length and first byte before the full comparison: this runs for
+    // every word after a number.
+    let first = w.as_bytes().first()?;
+    MONTHS
+        .iter()
+        .find(|(name, _)| name.len() == w.len() && name.as_bytes()[0] == *first && *name == w)
+        .map(|&(_, m)| m)
 }
 
 /// Full month names (a month without day or year is only read in full).

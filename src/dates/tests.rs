@@ -2071,3 +2071,21 @@ fn tokenizer_matches_the_reference() {
         assert_eq!(tokenize(text), tokenize_reference(text));
     }
 }
+
+/// `letter_at`'s shortcuts agree with `char::is_alphabetic` on every
+/// character they cover (and on their neighbours).
+#[test]
+fn letter_shortcuts_match_unicode() {
+    for cp in (0x20..0x300).chain(0x1FF0..0x2100) {
+        let Some(c) = char::from_u32(cp) else {
+            continue;
+        };
+        let s = format!("{c}x");
+        let want = c.is_alphabetic().then(|| c.len_utf8());
+        if c.is_ascii() && !c.is_ascii_alphabetic() && c != '_' {
+            assert_eq!(letter_at(&s, 0), None, "U+{cp:04X}");
+        } else if !c.is_ascii() {
+            assert_eq!(letter_at(&s, 0), want, "U+{cp:04X}");
+        }
+    }
+}
