@@ -1585,6 +1585,8 @@ struct Starters {
     /// By byte length: a bit per lowercase ASCII first letter that some
     /// ASCII starter of that length begins with.
     first: [u32; PACKED_MAX + 1],
+    /// The same for the last letter.
+    last: [u32; PACKED_MAX + 1],
     /// The ASCII starters, packed by [`pack_lower`], sorted.
     packed: Vec<u128>,
     /// The non-ASCII starters (`février`, `août`, `début`…).
@@ -1599,13 +1601,20 @@ static STARTERS: LazyLock<Starters> = LazyLock::new(|| {
         .chain(OTHER_STARTERS.iter().copied());
     let mut s = Starters {
         first: [0; PACKED_MAX + 1],
+        last: [0; PACKED_MAX + 1],
         packed: Vec::new(),
         other: Vec::new(),
     };
     for w in words {
         let b = w.as_bytes();
-        if w.is_ascii() && (1..=PACKED_MAX).contains(&b.len()) && b[0].is_ascii_lowercase() {
+        let last = b.last().copied().unwrap_or(0);
+        if w.is_ascii()
+            && (1..=PACKED_MAX).contains(&b.len())
+            && b[0].is_ascii_lowercase()
+            && last.is_ascii_lowercase()
+        {
             s.first[b.len()] |= 1 << (b[0] - b'a');
+            s.last[b.len()] |= 1 << (last - b'a');
             s.packed.push(pack_lower(b));
         } else {
             s.other.push(w);
@@ -1622,11 +1631,15 @@ static STARTERS: LazyLock<Starters> = LazyLock::new(|| {
 fn is_starter(raw: &str) -> bool {
     let st = &*STARTERS;
     let ascii = |b: &[u8]| {
-        let Some(&c) = b.first() else { return false };
-        let c = c.to_ascii_lowercase();
+        let (Some(&c), Some(&z)) = (b.first(), b.last()) else {
+            return false;
+        };
+        let (c, z) = (c.to_ascii_lowercase(), z.to_ascii_lowercase());
         b.len() <= PACKED_MAX
             && c.is_ascii_lowercase()
+            && z.is_ascii_lowercase()
             && st.first[b.len()] & (1 << (c - b'a')) != 0
+            && st.last[b.len()] & (1 << (z - b'a')) != 0
             && st.packed.binary_search(&pack_lower(b)).is_ok()
     };
     if raw.is_ascii() {
