@@ -652,10 +652,7 @@ fn is_weekday(w: &str) -> bool {
 }
 
 fn is_ordinal_suffix(w: &str) -> bool {
-    matches!(
-        w,
-        "er" | "re" | "e" | "ème" | "eme" | "st" | "nd" | "rd" | "th"
-    )
+    ORDINAL_SUFFIXES.contains(&w)
 }
 
 /// Named places and regions that fix a zone (`heure de Paris`,
@@ -840,6 +837,7 @@ struct Item {
 }
 
 /// A time stated without a date (`due by 5 p.m. proposer's local time`).
+#[derive(Debug)]
 struct Pending {
     end: usize,
     clock: Clock,
@@ -1576,61 +1574,57 @@ fn pack_lower(w: &[u8]) -> u128 {
     })
 }
 
-/// The words of [`starts_something`] arranged for [`is_starter`]: the
-/// scanner asks about every word of the text, and integer tests are several
-/// times cheaper than lowercasing into a buffer and comparing with each of
-/// ~90 strings (that was a large part of `extract`'s time on long prose,
-/// benches/extract.rs).
-struct Starters {
+/// A set of lowercase words arranged for membership tests of raw words:
+/// the scanner asks about every word of the text, and integer tests are
+/// several times cheaper than lowercasing into a buffer and comparing with
+/// each of dozens of strings (that was a large part of `extract`'s time on
+/// long prose, benches/extract.rs).
+struct WordSet {
     /// By byte length: a bit per lowercase ASCII first letter that some
-    /// ASCII starter of that length begins with.
+    /// ASCII word of that length begins with.
     first: [u32; PACKED_MAX + 1],
     /// The same for the last letter.
     last: [u32; PACKED_MAX + 1],
-    /// The ASCII starters, packed by [`pack_lower`], sorted.
+    /// The ASCII words, packed by [`pack_lower`], sorted.
     packed: Vec<u128>,
-    /// The non-ASCII starters (`février`, `août`, `début`…).
+    /// The other words (`février`, `août`, `ème`…): only compared with
+    /// non-ASCII lowercase forms, so every ASCII word of a set must be
+    /// letters a–z (tested).
     other: Vec<&'static str>,
 }
 
-static STARTERS: LazyLock<Starters> = LazyLock::new(|| {
-    let words = MONTHS
-        .iter()
-        .map(|(name, _)| *name)
-        .chain(WEEKDAYS.iter().copied())
-        .chain(OTHER_STARTERS.iter().copied());
-    let mut s = Starters {
-        first: [0; PACKED_MAX + 1],
-        last: [0; PACKED_MAX + 1],
-        packed: Vec::new(),
-        other: Vec::new(),
-    };
-    for w in words {
-        let b = w.as_bytes();
-        let last = b.last().copied().unwrap_or(0);
-        if w.is_ascii()
-            && (1..=PACKED_MAX).contains(&b.len())
-            && b[0].is_ascii_lowercase()
-            && last.is_ascii_lowercase()
-        {
-            s.first[b.len()] |= 1 << (b[0] - b'a');
-            s.last[b.len()] |= 1 << (last - b'a');
-            s.packed.push(pack_lower(b));
-        } else {
-            s.other.push(w);
+impl WordSet {
+    fn new(words: impl IntoIterator<Item = &'static str>) -> WordSet {
+        let mut s = WordSet {
+            first: [0; PACKED_MAX + 1],
+            last: [0; PACKED_MAX + 1],
+            packed: Vec::new(),
+            other: Vec::new(),
+        };
+        for w in words {
+            let b = w.as_bytes();
+            let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+                continue;
+            };
+            if b.len() <= PACKED_MAX
+                && b.iter().all(u8::is_ascii_lowercase)
+                && first.is_ascii_lowercase()
+                && last.is_ascii_lowercase()
+            {
+                s.first[b.len()] |= 1 << (first - b'a');
+                s.last[b.len()] |= 1 << (last - b'a');
+                s.packed.push(pack_lower(b));
+            } else {
+                s.other.push(w);
+            }
         }
+        s.packed.sort_unstable();
+        s.packed.dedup();
+        s
     }
-    s.packed.sort_unstable();
-    s.packed.dedup();
-    s
-});
 
-/// `starts_something` of the lowercased `raw` word: integer tests for
-/// ASCII words, the short non-ASCII list otherwise (a non-ASCII word may
-/// lowercase to an ASCII one, which then goes the ASCII way).
-fn is_starter(raw: &str) -> bool {
-    let st = &*STARTERS;
-    let ascii = |b: &[u8]| {
+    /// The ASCII word `b`, lowercased, is in the set.
+    fn has_ascii(&self, b: &[u8]) -> bool {
         let (Some(&c), Some(&z)) = (b.first(), b.last()) else {
             return false;
         };
@@ -1638,26 +1632,110 @@ fn is_starter(raw: &str) -> bool {
         b.len() <= PACKED_MAX
             && c.is_ascii_lowercase()
             && z.is_ascii_lowercase()
-            && st.first[b.len()] & (1 << (c - b'a')) != 0
-            && st.last[b.len()] & (1 << (z - b'a')) != 0
-            && st.packed.binary_search(&pack_lower(b)).is_ok()
-    };
-    if raw.is_ascii() {
-        return ascii(raw.as_bytes());
+            && self.first[b.len()] & (1 << (c - b'a')) != 0
+            && self.last[b.len()] & (1 << (z - b'a')) != 0
+            && self.packed.binary_search(&pack_lower(b)).is_ok()
     }
-    let Some(lower) = Lower::of(raw) else {
-        return false;
+
+    /// The lowercase form of `raw` (as [`Lower`] makes it) is in the set.
+    fn contains(&self, raw: &str) -> bool {
+        if raw.is_ascii() {
+            return self.has_ascii(raw.as_bytes());
+        }
+        let Some(lower) = Lower::of(raw) else {
+            return false;
+        };
+        let lower = lower.as_str();
+        if lower.is_ascii() {
+            self.has_ascii(lower.as_bytes())
+        } else {
+            self.other.contains(&lower)
+        }
+    }
+}
+
+static STARTERS: LazyLock<WordSet> = LazyLock::new(|| {
+    WordSet::new(
+        MONTHS
+            .iter()
+            .map(|(name, _)| *name)
+            .chain(WEEKDAYS.iter().copied())
+            .chain(OTHER_STARTERS.iter().copied()),
+    )
+});
+
+/// `starts_something` of the lowercased `raw` word.
+fn is_starter(raw: &str) -> bool {
+    STARTERS.contains(raw)
+}
+
+/// Ordinal suffixes after a day (`1er`, `2nd`, `3 rd`).
+const ORDINAL_SUFFIXES: &[&str] = &["er", "re", "e", "ème", "eme", "st", "nd", "rd", "th"];
+
+/// Every word a reading that starts at a number can go on with right after
+/// it: an ordinal suffix or `of` then a month, a month (`day_month`); a
+/// range word (`range_tail`); a list word (`day_list`); an hour mark or
+/// am/pm (`clock_at`). Kept in step with those functions; the scan test
+/// `inert_numbers_are_skipped_exactly` checks the shortcut on every fixture.
+const AFTER_NUMBER_WORDS: &[&str] = &[
+    "of", "au", "to", "until", "till", "through", "thru", "jusqu", "et", "and", "le", "the", "ou",
+    "or", "h", "heures", "heure", "hours", "hrs", "uhr", "am", "pm", "a", "p",
+];
+
+/// Punctuation a reading that starts at a number can go on with right
+/// after it: date separators (`iso`, `numeric`), range dashes, list
+/// separators, clock separators.
+const AFTER_NUMBER_PUNCT: &[char] = &['-', '/', '.', '–', '—', ',', '&', ':'];
+
+static AFTER_NUMBER: LazyLock<WordSet> = LazyLock::new(|| {
+    WordSet::new(
+        MONTHS
+            .iter()
+            .map(|(name, _)| *name)
+            .chain(ORDINAL_SUFFIXES.iter().copied())
+            .chain(AFTER_NUMBER_WORDS.iter().copied()),
+    )
+});
+
+/// A number at token `i` no reading can start from, judged on the next
+/// two tokens: every reading of a number (a date, a range start, a day
+/// list, a time) needs the next token to be one of [`AFTER_NUMBER`] or
+/// [`AFTER_NUMBER_PUNCT`]; after `/`, `.` or `:` (`iso`, `numeric`,
+/// `clock_at`) a number must follow; after a dash (`iso`, `numeric`,
+/// `range_tail`) a number, `le`/`the`, or a word a date can start with.
+/// Most numbers of prose (`n°7 soutient`, `TWIN-08. Les`, `2026-TWIN`) are
+/// inert, and skipping them spares the scanner's dozen lookups per number
+/// (benches/extract.rs).
+fn inert_number(sc: &Scan<'_>, i: usize) -> bool {
+    let Some(next) = sc.toks.get(i + 1) else {
+        return true;
     };
-    let lower = lower.as_str();
-    if lower.is_ascii() {
-        ascii(lower.as_bytes())
-    } else {
-        st.other.contains(&lower)
+    let then = sc.toks.get(i + 2);
+    match next.kind {
+        Kind::Num => true,
+        Kind::Word => !AFTER_NUMBER.contains(&sc.text[next.start..next.end]),
+        Kind::Punct('/' | '.' | ':') => then.is_none_or(|t| t.kind != Kind::Num),
+        Kind::Punct('-' | '–' | '—') => then.is_none_or(|t| match t.kind {
+            Kind::Num => false,
+            Kind::Punct(_) => true,
+            Kind::Word => {
+                let raw = &sc.text[t.start..t.end];
+                !(is_starter(raw)
+                    || Lower::of(raw).is_some_and(|w| matches!(w.as_str(), "le" | "the")))
+            }
+        }),
+        Kind::Punct(c) => !AFTER_NUMBER_PUNCT.contains(&c),
     }
 }
 
 /// Scans the whole text: points (single or ranges) and pending times.
 fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
+    scan_points_with(sc, true)
+}
+
+/// [`scan_points`], with the inert-number shortcut on or off (off only in
+/// the test that proves it changes nothing).
+fn scan_points_with(sc: &Scan<'_>, skip_inert: bool) -> (Vec<Item>, Vec<Pending>) {
     let mut items = Vec::new();
     let mut pendings = Vec::new();
     let mut i = 0;
@@ -1665,7 +1743,7 @@ fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
     while i < n {
         let t = sc.toks[i];
         let candidate = match t.kind {
-            Kind::Num => true,
+            Kind::Num => !(skip_inert && inert_number(sc, i)),
             Kind::Word => t.end - t.start <= 10 && is_starter(&sc.text[t.start..t.end]),
             Kind::Punct(_) => false,
         };

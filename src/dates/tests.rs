@@ -2089,3 +2089,99 @@ fn letter_shortcuts_match_unicode() {
         }
     }
 }
+
+/// The word sets hold their ASCII words in packed form only, which needs
+/// them to be letters a–z; and they answer as the plain lists would.
+#[test]
+fn word_sets_answer_as_their_lists() {
+    let after: Vec<&str> = MONTHS
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(ORDINAL_SUFFIXES.iter().copied())
+        .chain(AFTER_NUMBER_WORDS.iter().copied())
+        .collect();
+    for w in after.iter().chain(WEEKDAYS).chain(OTHER_STARTERS) {
+        assert!(
+            !w.is_ascii() || w.bytes().all(|c| c.is_ascii_lowercase()),
+            "{w}"
+        );
+    }
+    let mut words: Vec<String> = Vec::new();
+    for w in &after {
+        words.extend([
+            w.to_string(),
+            w.to_uppercase(),
+            format!("{w}x"),
+            format!("x{w}"),
+        ]);
+    }
+    words.extend(["İ", "K", "\u{212a}", "ÉME", "Ème", "_", "a_", "AM", "Pm"].map(String::from));
+    for text in fixture_texts() {
+        for t in tokenize(&text).iter().filter(|t| t.kind == Kind::Word) {
+            words.push(text[t.start..t.end].to_owned());
+        }
+    }
+    for w in &words {
+        let want = Lower::of(w).is_some_and(|l| after.contains(&l.as_str()));
+        assert_eq!(AFTER_NUMBER.contains(w), want, "{w:?}");
+    }
+}
+
+/// Every text file of the fixtures (real samples too when present).
+fn fixture_texts() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![root.join("tests/fixtures")];
+    let real = root.join("../shared/fixtures/real");
+    if real.exists() {
+        dirs.push(real);
+    } else {
+        eprintln!("skipped: folder absent: {}", real.display());
+    }
+    let mut out = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                out.push(text);
+            }
+        }
+    }
+    assert!(out.len() > 20, "fixtures not found");
+    out
+}
+
+/// Skipping inert numbers changes nothing the scanner finds: same points,
+/// ranges and pending times with and without the shortcut, on every
+/// fixture, every table phrase and odd number contexts.
+#[test]
+fn inert_numbers_are_skipped_exactly() {
+    let mut texts = fixture_texts();
+    texts.extend(REAL.iter().map(|r| r.0.to_owned()));
+    texts.extend(RULES.iter().map(|r| r.0.to_owned()));
+    texts.extend(
+        [
+            "n°7 soutient 12 projets, 3 pays; 2026 et 2027 ou 5 or 6 & 7 – 8 — 9 / 10 . 11 : 12",
+            "1er mars, 2 et 16 mai 2025, 3rd of May, 4th May 2026, 5 h 30, 6 heures, 7 pm, 8 a.m.",
+            "9 am 10pm 11 p.m. 12 noon 1-15 March 2024 du 1er au 15 mars jusqu'au 3 avril 17 Ème",
+            "2024-05-06 06/05/2024 6.5.2024 6-5-2024 12:00 12.00 24 hours 3 hrs 4 Uhr 5 AM",
+            "1 2 3 4\n5\n6 Mars 7 MARS 8 février 9 FÉVRIER 10 août 11 the 12 le 13 of 14 thru 15",
+        ]
+        .map(String::from),
+    );
+    for text in &texts {
+        let sc = Scan {
+            text,
+            toks: tokenize(text),
+        };
+        let (fast_items, fast_pending) = scan_points_with(&sc, true);
+        let (slow_items, slow_pending) = scan_points_with(&sc, false);
+        assert_eq!(
+            format!("{fast_items:?} {fast_pending:?}"),
+            format!("{slow_items:?} {slow_pending:?}"),
+            "{}",
+            &text[..text.len().min(120)]
+        );
+    }
+}
