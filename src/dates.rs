@@ -27,7 +27,10 @@
 //!    (`due by 5 p.m. proposer's local time):`, `12 noon on 5 March`) is
 //!    kept pending and given to the *deadlines* that follow on the same line
 //!    and sentence (never across a line break: a time stated once above a
-//!    table is not carried into it).
+//!    table is not carried into it). Numbers that no shape can continue
+//!    from (judged on the next two tokens, see `inert_number`) are passed
+//!    over without trying them: the scanner reads every word of long
+//!    descriptions, so its per-token cost is the extractor's speed.
 //! 4. Dates separated only by `,`/`;`/`and`/`et`/`or`/`ou` form a group
 //!    (multiple cut-offs); each group takes its role and stage label from the
 //!    keywords nearest before it in its clause (its line up to the date; the
