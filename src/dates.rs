@@ -27,7 +27,10 @@
 //!    (`due by 5 p.m. proposer's local time):`, `12 noon on 5 March`) is
 //!    kept pending and given to the *deadlines* that follow on the same line
 //!    and sentence (never across a line break: a time stated once above a
-//!    table is not carried into it).
+//!    table is not carried into it). Numbers that no shape can continue
+//!    from (judged on the next two tokens, see `inert_number`) are passed
+//!    over without trying them: the scanner reads every word of long
+//!    descriptions, so its per-token cost is the extractor's speed.
 //! 4. Dates separated only by `,`/`;`/`and`/`et`/`or`/`ou` form a group
 //!    (multiple cut-offs); each group takes its role and stage label from the
 //!    keywords nearest before it in its clause (its line up to the date; the
@@ -137,17 +140,19 @@ struct TimeElement {
 
 fn has_markup(text: &str) -> bool {
     let b = text.as_bytes();
-    byte_positions(b, b'<').any(|i| {
-        b.get(i + 1)
+    // `str::find` with a char is vectorised (memchr); most texts given here
+    // are already clean and hold no `<` at all.
+    let mut from = 0;
+    while let Some(p) = text.get(from..).and_then(|r| r.find('<')) {
+        let i = from + p;
+        if b.get(i + 1)
             .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'/' || *c == b'!')
-    })
-}
-
-fn byte_positions(b: &[u8], needle: u8) -> impl Iterator<Item = usize> + '_ {
-    b.iter()
-        .enumerate()
-        .filter(move |(_, c)| **c == needle)
-        .map(|(i, _)| i)
+        {
+            return true;
+        }
+        from = i + 1;
+    }
+    false
 }
 
 /// Tags that break a line when rendered; others are replaced by a space.
@@ -289,7 +294,7 @@ enum Kind {
     Punct(char),
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Tok {
     kind: Kind,
     start: usize,
@@ -306,79 +311,142 @@ impl Tok {
     }
 }
 
+/// What an ASCII byte is to the tokenizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ByteClass {
+    Space,
+    Digit,
+    /// A letter or `_`.
+    Letter,
+    Punct,
+    /// A byte of a multi-byte character: decided by the character.
+    NonAscii,
+}
+
+/// The [`ByteClass`] of every byte, so that the tokenizer's loops are one table
+/// lookup per byte (the tokenizer reads every byte of every item's text).
+static CLASS: [ByteClass; 256] = {
+    let mut t = [ByteClass::NonAscii; 256];
+    let mut b = 0;
+    while b < 0x80 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_whitespace() {
+            ByteClass::Space
+        } else if c.is_ascii_digit() {
+            ByteClass::Digit
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            ByteClass::Letter
+        } else {
+            ByteClass::Punct
+        };
+        b += 1;
+    }
+    t
+};
+
+/// Byte length of the letter at `i`, `None` when it is not a letter.
+fn letter_at(text: &str, i: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    match CLASS[usize::from(b[i])] {
+        ByteClass::Letter => Some(1),
+        ByteClass::NonAscii => {
+            // The frequent non-ASCII characters of French and English text,
+            // decided without Unicode's table walk. U+00C0..U+00FF (lead
+            // byte 0xC3) are all letters but × and ÷ (the accented letters);
+            // of U+0080..U+00BF (0xC2) only ª µ º are (° « » and no-break
+            // space are not); U+2000..U+203F (0xE2 0x80: ’ “ ” – — …) hold
+            // no letter.
+            match (b[i], b.get(i + 1)) {
+                (0xC3, Some(c)) => return (*c != 0x97 && *c != 0xB7).then_some(2),
+                (0xC2, Some(c)) => return matches!(c, 0xAA | 0xB5 | 0xBA).then_some(2),
+                (0xE2, Some(0x80)) => return None,
+                _ => {}
+            }
+            let ch = text.get(i..)?.chars().next()?;
+            ch.is_alphabetic().then(|| ch.len_utf8())
+        }
+        _ => None,
+    }
+}
+
 fn tokenize(text: &str) -> Vec<Tok> {
     let b = text.as_bytes();
     let mut toks = Vec::with_capacity(text.len() / 5);
     let mut nl = false;
     let mut i = 0;
-    // Byte loop with ASCII fast paths; non-ASCII characters are decoded only
+    // Byte loop driven by [`CLASS`]; non-ASCII characters are decoded only
     // to ask whether they are letters or spaces.
-    let char_at = |i: usize| text[i..].chars().next().unwrap_or(' ');
-    let is_letter_at = |i: usize| -> Option<usize> {
-        let c = b[i];
-        if c.is_ascii_alphabetic() || c == b'_' {
-            Some(1)
-        } else if c >= 0x80 {
-            let ch = char_at(i);
-            ch.is_alphabetic().then(|| ch.len_utf8())
-        } else {
-            None
-        }
-    };
     while i < b.len() {
         let c = b[i];
-        if c.is_ascii_whitespace() {
-            nl |= c == b'\n';
-            i += 1;
-            continue;
-        }
-        if c.is_ascii_digit() {
-            let start = i;
-            let mut num: u32 = 0;
-            while i < b.len() && b[i].is_ascii_digit() {
-                num = num
-                    .saturating_mul(10)
-                    .saturating_add(u32::from(b[i] - b'0'));
+        match CLASS[usize::from(c)] {
+            ByteClass::Space => {
+                nl |= c == b'\n';
                 i += 1;
-            }
-            toks.push(Tok {
-                kind: Kind::Num,
-                start,
-                end: i,
-                num,
-                nl,
-            });
-        } else if let Some(w) = is_letter_at(i) {
-            let start = i;
-            i += w;
-            while i < b.len() {
-                match is_letter_at(i) {
-                    Some(w) => i += w,
-                    None => break,
-                }
-            }
-            toks.push(Tok {
-                kind: Kind::Word,
-                start,
-                end: i,
-                num: 0,
-                nl,
-            });
-        } else {
-            let ch = if c < 0x80 { char::from(c) } else { char_at(i) };
-            if ch.is_whitespace() {
-                i += ch.len_utf8();
                 continue;
             }
-            let end = i + ch.len_utf8();
-            toks.push(Tok {
-                kind: Kind::Punct(ch),
-                start: i,
-                end,
-                num: 0,
-                nl,
-            });
-            i = end;
+            ByteClass::Digit => {
+                let start = i;
+                let mut num: u32 = 0;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    num = num
+                        .saturating_mul(10)
+                        .saturating_add(u32::from(b[i] - b'0'));
+                    i += 1;
+                }
+                toks.push(Tok {
+                    kind: Kind::Num,
+                    start,
+                    end: i,
+                    num,
+                    nl,
+                });
+            }
+            class => {
+                if let Some(w) = letter_at(text, i) {
+                    let start = i;
+                    i += w;
+                    loop {
+                        // ASCII letters without a call: most words are.
+                        while i < b.len() && CLASS[usize::from(b[i])] == ByteClass::Letter {
+                            i += 1;
+                        }
+                        if i < b.len() && b[i] >= 0x80 {
+                            match letter_at(text, i) {
+                                Some(w) => i += w,
+                                None => break,
+                            }
+                        } else {
+                            break;
+                        }
+                    }
+                    toks.push(Tok {
+                        kind: Kind::Word,
+                        start,
+                        end: i,
+                        num: 0,
+                        nl,
+                    });
+                } else {
+                    let ch = if class == ByteClass::Punct {
+                        char::from(c)
+                    } else {
+                        text[i..].chars().next().unwrap_or(' ')
+                    };
+                    if ch.is_whitespace() {
+                        i += ch.len_utf8();
+                        continue;
+                    }
+                    let end = i + ch.len_utf8();
+                    toks.push(Tok {
+                        kind: Kind::Punct(ch),
+                        start: i,
+                        end,
+                        num: 0,
+                        nl,
+                    });
+                    i = end;
+                }
+            }
         }
         nl = false;
     }
@@ -483,22 +551,66 @@ impl Scan<'_> {
 
 /// French and English month names and abbreviations. Catalan, Spanish or
 /// Italian names are deliberately absent (`setembre` must not become a date).
+/// A table rather than a `match` so that [`STARTERS`] is built from the
+/// same words.
+const MONTHS: &[(&str, u32)] = &[
+    ("janvier", 1),
+    ("january", 1),
+    ("jan", 1),
+    ("janv", 1),
+    ("février", 2),
+    ("fevrier", 2),
+    ("february", 2),
+    ("feb", 2),
+    ("fév", 2),
+    ("févr", 2),
+    ("fev", 2),
+    ("fevr", 2),
+    ("mars", 3),
+    ("march", 3),
+    ("mar", 3),
+    ("avril", 4),
+    ("april", 4),
+    ("apr", 4),
+    ("avr", 4),
+    ("mai", 5),
+    ("may", 5),
+    ("juin", 6),
+    ("june", 6),
+    ("jun", 6),
+    ("juillet", 7),
+    ("july", 7),
+    ("jul", 7),
+    ("juil", 7),
+    ("août", 8),
+    ("aout", 8),
+    ("august", 8),
+    ("aug", 8),
+    ("septembre", 9),
+    ("september", 9),
+    ("sep", 9),
+    ("sept", 9),
+    ("octobre", 10),
+    ("october", 10),
+    ("oct", 10),
+    ("novembre", 11),
+    ("november", 11),
+    ("nov", 11),
+    ("décembre", 12),
+    ("decembre", 12),
+    ("december", 12),
+    ("dec", 12),
+    ("déc", 12),
+];
+
 fn month_of(w: &str) -> Option<u32> {
-    Some(match w {
-        "janvier" | "january" | "jan" | "janv" => 1,
-        "février" | "fevrier" | "february" | "feb" | "fév" | "févr" | "fev" | "fevr" => 2,
-        "mars" | "march" | "mar" => 3,
-        "avril" | "april" | "apr" | "avr" => 4,
-        "mai" | "may" => 5,
-        "juin" | "june" | "jun" => 6,
-        "juillet" | "july" | "jul" | "juil" => 7,
-        "août" | "aout" | "august" | "aug" => 8,
-        "septembre" | "september" | "sep" | "sept" => 9,
-        "octobre" | "october" | "oct" => 10,
-        "novembre" | "november" | "nov" => 11,
-        "décembre" | "decembre" | "december" | "dec" | "déc" => 12,
-        _ => return None,
-    })
+    // Length and first byte before the full comparison: this runs for
+    // every word after a number.
+    let first = w.as_bytes().first()?;
+    MONTHS
+        .iter()
+        .find(|(name, _)| name.len() == w.len() && name.as_bytes()[0] == *first && *name == w)
+        .map(|&(_, m)| m)
 }
 
 /// Full month names (a month without day or year is only read in full).
@@ -510,41 +622,40 @@ fn is_full_month_name(w: &str) -> bool {
         )
 }
 
+/// French and English weekdays and their abbreviations.
+const WEEKDAYS: &[&str] = &[
+    "lundi",
+    "mardi",
+    "mercredi",
+    "jeudi",
+    "vendredi",
+    "samedi",
+    "dimanche",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "mon",
+    "tue",
+    "tues",
+    "wed",
+    "thu",
+    "thur",
+    "thurs",
+    "fri",
+    "sat",
+    "sun",
+];
+
 fn is_weekday(w: &str) -> bool {
-    matches!(
-        w,
-        "lundi"
-            | "mardi"
-            | "mercredi"
-            | "jeudi"
-            | "vendredi"
-            | "samedi"
-            | "dimanche"
-            | "monday"
-            | "tuesday"
-            | "wednesday"
-            | "thursday"
-            | "friday"
-            | "saturday"
-            | "sunday"
-            | "mon"
-            | "tue"
-            | "tues"
-            | "wed"
-            | "thu"
-            | "thur"
-            | "thurs"
-            | "fri"
-            | "sat"
-            | "sun"
-    )
+    WEEKDAYS.contains(&w)
 }
 
 fn is_ordinal_suffix(w: &str) -> bool {
-    matches!(
-        w,
-        "er" | "re" | "e" | "ème" | "eme" | "st" | "nd" | "rd" | "th"
-    )
+    ORDINAL_SUFFIXES.contains(&w)
 }
 
 /// Named places and regions that fix a zone (`heure de Paris`,
@@ -729,6 +840,7 @@ struct Item {
 }
 
 /// A time stated without a date (`due by 5 p.m. proposer's local time`).
+#[derive(Debug)]
 struct Pending {
     end: usize,
     clock: Clock,
@@ -1421,37 +1533,212 @@ fn fill_range_start(a: &mut Point, b: &Point) {
     }
 }
 
+/// Words other than months and weekdays a date or a time can start with
+/// (qualifiers, `midi`/`noon`/`minuit`).
+const OTHER_STARTERS: &[&str] = &[
+    "fin",
+    "début",
+    "debut",
+    "courant",
+    "mid",
+    "early",
+    "late",
+    "mi",
+    "en",
+    "in",
+    "end",
+    "beginning",
+    "start",
+    "middle",
+    "midi",
+    "noon",
+    "midday",
+    "minuit",
+    "midnight",
+];
+
 /// Words a date or a time can start with (months, weekdays, qualifiers,
 /// `midi`/`noon`/`minuit`): the scanner only stops on these and numbers.
+/// The definition; the scanner asks [`is_starter`], which answers the same
+/// faster (tested against this).
+#[cfg(test)]
 fn starts_something(w: &str) -> bool {
-    month_of(w).is_some()
-        || is_weekday(w)
-        || matches!(
-            w,
-            "fin"
-                | "début"
-                | "debut"
-                | "courant"
-                | "mid"
-                | "early"
-                | "late"
-                | "mi"
-                | "en"
-                | "in"
-                | "end"
-                | "beginning"
-                | "start"
-                | "middle"
-                | "midi"
-                | "noon"
-                | "midday"
-                | "minuit"
-                | "midnight"
-        )
+    month_of(w).is_some() || is_weekday(w) || OTHER_STARTERS.contains(&w)
+}
+
+/// Longest word [`is_starter`] packs (longer ones are never starters: the
+/// longest, `wednesday`, has 9 letters).
+const PACKED_MAX: usize = 16;
+
+/// A short ASCII word, lowercased, as one integer: the key of [`STARTERS`].
+fn pack_lower(w: &[u8]) -> u128 {
+    w.iter().enumerate().fold(0u128, |v, (i, c)| {
+        v | u128::from(c.to_ascii_lowercase()) << (8 * i)
+    })
+}
+
+/// A set of lowercase words arranged for membership tests of raw words:
+/// the scanner asks about every word of the text, and integer tests are
+/// several times cheaper than lowercasing into a buffer and comparing with
+/// each of dozens of strings (that was a large part of `extract`'s time on
+/// long prose, benches/extract.rs).
+struct WordSet {
+    /// By byte length: a bit per lowercase ASCII first letter that some
+    /// ASCII word of that length begins with.
+    first: [u32; PACKED_MAX + 1],
+    /// The same for the last letter.
+    last: [u32; PACKED_MAX + 1],
+    /// The ASCII words, packed by [`pack_lower`], sorted.
+    packed: Vec<u128>,
+    /// The other words (`février`, `août`, `ème`…): only compared with
+    /// non-ASCII lowercase forms, so every ASCII word of a set must be
+    /// letters a–z (tested).
+    other: Vec<&'static str>,
+}
+
+impl WordSet {
+    fn new(words: impl IntoIterator<Item = &'static str>) -> WordSet {
+        let mut s = WordSet {
+            first: [0; PACKED_MAX + 1],
+            last: [0; PACKED_MAX + 1],
+            packed: Vec::new(),
+            other: Vec::new(),
+        };
+        for w in words {
+            let b = w.as_bytes();
+            let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+                continue;
+            };
+            if b.len() <= PACKED_MAX
+                && b.iter().all(u8::is_ascii_lowercase)
+                && first.is_ascii_lowercase()
+                && last.is_ascii_lowercase()
+            {
+                s.first[b.len()] |= 1 << (first - b'a');
+                s.last[b.len()] |= 1 << (last - b'a');
+                s.packed.push(pack_lower(b));
+            } else {
+                s.other.push(w);
+            }
+        }
+        s.packed.sort_unstable();
+        s.packed.dedup();
+        s
+    }
+
+    /// The ASCII word `b`, lowercased, is in the set.
+    fn has_ascii(&self, b: &[u8]) -> bool {
+        let (Some(&c), Some(&z)) = (b.first(), b.last()) else {
+            return false;
+        };
+        let (c, z) = (c.to_ascii_lowercase(), z.to_ascii_lowercase());
+        b.len() <= PACKED_MAX
+            && c.is_ascii_lowercase()
+            && z.is_ascii_lowercase()
+            && self.first[b.len()] & (1 << (c - b'a')) != 0
+            && self.last[b.len()] & (1 << (z - b'a')) != 0
+            && self.packed.binary_search(&pack_lower(b)).is_ok()
+    }
+
+    /// The lowercase form of `raw` (as [`Lower`] makes it) is in the set.
+    fn contains(&self, raw: &str) -> bool {
+        if raw.is_ascii() {
+            return self.has_ascii(raw.as_bytes());
+        }
+        let Some(lower) = Lower::of(raw) else {
+            return false;
+        };
+        let lower = lower.as_str();
+        if lower.is_ascii() {
+            self.has_ascii(lower.as_bytes())
+        } else {
+            self.other.contains(&lower)
+        }
+    }
+}
+
+static STARTERS: LazyLock<WordSet> = LazyLock::new(|| {
+    WordSet::new(
+        MONTHS
+            .iter()
+            .map(|(name, _)| *name)
+            .chain(WEEKDAYS.iter().copied())
+            .chain(OTHER_STARTERS.iter().copied()),
+    )
+});
+
+/// `starts_something` of the lowercased `raw` word.
+fn is_starter(raw: &str) -> bool {
+    STARTERS.contains(raw)
+}
+
+/// Ordinal suffixes after a day (`1er`, `2nd`, `3 rd`).
+const ORDINAL_SUFFIXES: &[&str] = &["er", "re", "e", "ème", "eme", "st", "nd", "rd", "th"];
+
+/// Every word a reading that starts at a number can go on with right after
+/// it: an ordinal suffix or `of` then a month, a month (`day_month`); a
+/// range word (`range_tail`); a list word (`day_list`); an hour mark or
+/// am/pm (`clock_at`). Kept in step with those functions; the scan test
+/// `inert_numbers_are_skipped_exactly` checks the shortcut on every fixture.
+const AFTER_NUMBER_WORDS: &[&str] = &[
+    "of", "au", "to", "until", "till", "through", "thru", "jusqu", "et", "and", "le", "the", "ou",
+    "or", "h", "heures", "heure", "hours", "hrs", "uhr", "am", "pm", "a", "p",
+];
+
+/// Punctuation a reading that starts at a number can go on with right
+/// after it: date separators (`iso`, `numeric`), range dashes, list
+/// separators, clock separators.
+const AFTER_NUMBER_PUNCT: &[char] = &['-', '/', '.', '–', '—', ',', '&', ':'];
+
+static AFTER_NUMBER: LazyLock<WordSet> = LazyLock::new(|| {
+    WordSet::new(
+        MONTHS
+            .iter()
+            .map(|(name, _)| *name)
+            .chain(ORDINAL_SUFFIXES.iter().copied())
+            .chain(AFTER_NUMBER_WORDS.iter().copied()),
+    )
+});
+
+/// A number at token `i` no reading can start from, judged on the next
+/// two tokens: every reading of a number (a date, a range start, a day
+/// list, a time) needs the next token to be one of [`AFTER_NUMBER`] or
+/// [`AFTER_NUMBER_PUNCT`]; after `/`, `.` or `:` (`iso`, `numeric`,
+/// `clock_at`) a number must follow; after a dash (`iso`, `numeric`,
+/// `range_tail`) a number, `le`/`the`, or a word a date can start with.
+/// Most numbers of prose (`n°7 soutient`, `TWIN-08. Les`, `2026-TWIN`) are
+/// inert, and skipping them spares the scanner's dozen lookups per number
+/// (benches/extract.rs).
+fn inert_number(sc: &Scan<'_>, i: usize) -> bool {
+    let Some(next) = sc.toks.get(i + 1) else {
+        return true;
+    };
+    let then = sc.toks.get(i + 2);
+    match next.kind {
+        Kind::Num => true,
+        Kind::Word => !AFTER_NUMBER.contains(&sc.text[next.start..next.end]),
+        Kind::Punct('/' | '.' | ':') => then.is_none_or(|t| t.kind != Kind::Num),
+        Kind::Punct('-' | '–' | '—') => then.is_none_or(|t| match t.kind {
+            Kind::Num => false,
+            Kind::Punct(_) => true,
+            Kind::Word => {
+                let raw = &sc.text[t.start..t.end];
+                !(is_starter(raw)
+                    || Lower::of(raw).is_some_and(|w| matches!(w.as_str(), "le" | "the")))
+            }
+        }),
+        Kind::Punct(c) => !AFTER_NUMBER_PUNCT.contains(&c),
+    }
 }
 
 /// Scans the whole text: points (single or ranges) and pending times.
 fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
+    scan_points_with(sc, true)
+}
+
+/// [`scan_points`], with the inert-number shortcut on or off (off only in
+/// the test that proves it changes nothing).
+fn scan_points_with(sc: &Scan<'_>, skip_inert: bool) -> (Vec<Item>, Vec<Pending>) {
     let mut items = Vec::new();
     let mut pendings = Vec::new();
     let mut i = 0;
@@ -1459,10 +1746,8 @@ fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
     while i < n {
         let t = sc.toks[i];
         let candidate = match t.kind {
-            Kind::Num => true,
-            Kind::Word => {
-                t.end - t.start <= 10 && sc.word(i).is_some_and(|w| starts_something(w.as_str()))
-            }
+            Kind::Num => !(skip_inert && inert_number(sc, i)),
+            Kind::Word => t.end - t.start <= 10 && is_starter(&sc.text[t.start..t.end]),
             Kind::Punct(_) => false,
         };
         if !candidate {

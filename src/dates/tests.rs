@@ -1902,3 +1902,286 @@ fn random_fragments_never_panic_and_keep_the_invariants() {
         }
     }
 }
+
+/// `is_starter` (packed lookup) answers as the lowercase-then-compare test
+/// it replaced, on the vocabulary in every case and on every word of the
+/// fixtures (real samples too when present).
+#[test]
+fn starter_lookup_matches_the_vocabulary_test() {
+    let old = |raw: &str| Lower::of(raw).is_some_and(|w| starts_something(w.as_str()));
+    let mut words: Vec<String> = Vec::new();
+    let vocab = MONTHS
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(WEEKDAYS.iter().copied())
+        .chain(OTHER_STARTERS.iter().copied());
+    for w in vocab {
+        let mut title = w.to_owned();
+        if let Some(c) = title.get_mut(..1) {
+            c.make_ascii_uppercase();
+        }
+        words.extend([
+            w.to_owned(),
+            w.to_uppercase(),
+            title,
+            format!("{w}s"),
+            w[1..].to_owned(),
+        ]);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![root.join("tests/fixtures")];
+    let real = root.join("../shared/fixtures/real");
+    if real.exists() {
+        dirs.push(real);
+    } else {
+        eprintln!("skipped: folder absent: {}", real.display());
+    }
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                for t in tokenize(&text).iter().filter(|t| t.kind == Kind::Word) {
+                    words.push(text[t.start..t.end].to_owned());
+                }
+            }
+        }
+    }
+    assert!(words.len() > 10_000, "fixtures not found");
+    let mut hits = 0;
+    for w in &words {
+        assert_eq!(is_starter(w), old(w), "{w:?}");
+        hits += usize::from(old(w));
+    }
+    assert!(hits > 500, "too few starters seen: {hits}");
+}
+
+/// The tokenizer as it was before the byte-class table: the reference the
+/// table-driven one must match token for token.
+fn tokenize_reference(text: &str) -> Vec<Tok> {
+    let b = text.as_bytes();
+    let mut toks = Vec::with_capacity(text.len() / 5);
+    let mut nl = false;
+    let mut i = 0;
+    // Byte loop with ASCII fast paths; non-ASCII characters are decoded only
+    // to ask whether they are letters or spaces.
+    let char_at = |i: usize| text[i..].chars().next().unwrap_or(' ');
+    let is_letter_at = |i: usize| -> Option<usize> {
+        let c = b[i];
+        if c.is_ascii_alphabetic() || c == b'_' {
+            Some(1)
+        } else if c >= 0x80 {
+            let ch = char_at(i);
+            ch.is_alphabetic().then(|| ch.len_utf8())
+        } else {
+            None
+        }
+    };
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            nl |= c == b'\n';
+            i += 1;
+            continue;
+        }
+        if c.is_ascii_digit() {
+            let start = i;
+            let mut num: u32 = 0;
+            while i < b.len() && b[i].is_ascii_digit() {
+                num = num
+                    .saturating_mul(10)
+                    .saturating_add(u32::from(b[i] - b'0'));
+                i += 1;
+            }
+            toks.push(Tok {
+                kind: Kind::Num,
+                start,
+                end: i,
+                num,
+                nl,
+            });
+        } else if let Some(w) = is_letter_at(i) {
+            let start = i;
+            i += w;
+            while i < b.len() {
+                match is_letter_at(i) {
+                    Some(w) => i += w,
+                    None => break,
+                }
+            }
+            toks.push(Tok {
+                kind: Kind::Word,
+                start,
+                end: i,
+                num: 0,
+                nl,
+            });
+        } else {
+            let ch = if c < 0x80 { char::from(c) } else { char_at(i) };
+            if ch.is_whitespace() {
+                i += ch.len_utf8();
+                continue;
+            }
+            let end = i + ch.len_utf8();
+            toks.push(Tok {
+                kind: Kind::Punct(ch),
+                start: i,
+                end,
+                num: 0,
+                nl,
+            });
+            i = end;
+        }
+        nl = false;
+    }
+    toks
+}
+
+/// The table-driven tokenizer gives the tokens of the reference one on
+/// every fixture (real samples too when present) and on odd characters.
+#[test]
+fn tokenizer_matches_the_reference() {
+    let mut texts: Vec<String> = vec![
+        "×÷ ÀÖØöøÿ ª µ º ° ’‘ “” «\u{a0}» \u{b}\u{c}\u{1c}\u{85}x\u{2028}y 17h00 1er 18T19 4.00pm"
+            .into(),
+        "İstanbul Kelvin\u{212a} straße ΣΑΣ ǅ 日本 2024年 Ⅻ ①".into(),
+        String::new(),
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![root.join("tests/fixtures")];
+    let real = root.join("../shared/fixtures/real");
+    if real.exists() {
+        dirs.push(real);
+    } else {
+        eprintln!("skipped: folder absent: {}", real.display());
+    }
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                texts.push(text);
+            }
+        }
+    }
+    assert!(texts.len() > 20, "fixtures not found");
+    for text in &texts {
+        assert_eq!(tokenize(text), tokenize_reference(text));
+    }
+}
+
+/// `letter_at`'s shortcuts agree with `char::is_alphabetic` on every
+/// character they cover (and on their neighbours).
+#[test]
+fn letter_shortcuts_match_unicode() {
+    for cp in (0x20..0x300).chain(0x1FF0..0x2100) {
+        let Some(c) = char::from_u32(cp) else {
+            continue;
+        };
+        let s = format!("{c}x");
+        let want = c.is_alphabetic().then(|| c.len_utf8());
+        if c.is_ascii() && !c.is_ascii_alphabetic() && c != '_' {
+            assert_eq!(letter_at(&s, 0), None, "U+{cp:04X}");
+        } else if !c.is_ascii() {
+            assert_eq!(letter_at(&s, 0), want, "U+{cp:04X}");
+        }
+    }
+}
+
+/// The word sets hold their ASCII words in packed form only, which needs
+/// them to be letters a–z; and they answer as the plain lists would.
+#[test]
+fn word_sets_answer_as_their_lists() {
+    let after: Vec<&str> = MONTHS
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(ORDINAL_SUFFIXES.iter().copied())
+        .chain(AFTER_NUMBER_WORDS.iter().copied())
+        .collect();
+    for w in after.iter().chain(WEEKDAYS).chain(OTHER_STARTERS) {
+        assert!(
+            !w.is_ascii() || w.bytes().all(|c| c.is_ascii_lowercase()),
+            "{w}"
+        );
+    }
+    let mut words: Vec<String> = Vec::new();
+    for w in &after {
+        words.extend([
+            w.to_string(),
+            w.to_uppercase(),
+            format!("{w}x"),
+            format!("x{w}"),
+        ]);
+    }
+    words.extend(["İ", "K", "\u{212a}", "ÉME", "Ème", "_", "a_", "AM", "Pm"].map(String::from));
+    for text in fixture_texts() {
+        for t in tokenize(&text).iter().filter(|t| t.kind == Kind::Word) {
+            words.push(text[t.start..t.end].to_owned());
+        }
+    }
+    for w in &words {
+        let want = Lower::of(w).is_some_and(|l| after.contains(&l.as_str()));
+        assert_eq!(AFTER_NUMBER.contains(w), want, "{w:?}");
+    }
+}
+
+/// Every text file of the fixtures (real samples too when present).
+fn fixture_texts() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![root.join("tests/fixtures")];
+    let real = root.join("../shared/fixtures/real");
+    if real.exists() {
+        dirs.push(real);
+    } else {
+        eprintln!("skipped: folder absent: {}", real.display());
+    }
+    let mut out = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                out.push(text);
+            }
+        }
+    }
+    assert!(out.len() > 20, "fixtures not found");
+    out
+}
+
+/// Skipping inert numbers changes nothing the scanner finds: same points,
+/// ranges and pending times with and without the shortcut, on every
+/// fixture, every table phrase and odd number contexts.
+#[test]
+fn inert_numbers_are_skipped_exactly() {
+    let mut texts = fixture_texts();
+    texts.extend(REAL.iter().map(|r| r.0.to_owned()));
+    texts.extend(RULES.iter().map(|r| r.0.to_owned()));
+    texts.extend(
+        [
+            "n°7 soutient 12 projets, 3 pays; 2026 et 2027 ou 5 or 6 & 7 – 8 — 9 / 10 . 11 : 12",
+            "1er mars, 2 et 16 mai 2025, 3rd of May, 4th May 2026, 5 h 30, 6 heures, 7 pm, 8 a.m.",
+            "9 am 10pm 11 p.m. 12 noon 1-15 March 2024 du 1er au 15 mars jusqu'au 3 avril 17 Ème",
+            "2024-05-06 06/05/2024 6.5.2024 6-5-2024 12:00 12.00 24 hours 3 hrs 4 Uhr 5 AM",
+            "1 2 3 4\n5\n6 Mars 7 MARS 8 février 9 FÉVRIER 10 août 11 the 12 le 13 of 14 thru 15",
+        ]
+        .map(String::from),
+    );
+    for text in &texts {
+        let sc = Scan {
+            text,
+            toks: tokenize(text),
+        };
+        let (fast_items, fast_pending) = scan_points_with(&sc, true);
+        let (slow_items, slow_pending) = scan_points_with(&sc, false);
+        assert_eq!(
+            format!("{fast_items:?} {fast_pending:?}"),
+            format!("{slow_items:?} {slow_pending:?}"),
+            "{}",
+            &text[..text.len().min(120)]
+        );
+    }
+}

@@ -81,12 +81,23 @@ pub(crate) fn role(name: &str) -> Role {
     }
 }
 
+/// ASCII bytes that are neither whitespace nor non-ASCII: the bytes
+/// [`TextBuilder::text`] copies without a second look.
+static PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x80 {
+        t[b] = !(b as u8).is_ascii_whitespace();
+        b += 1;
+    }
+    t
+};
+
 /// Accumulates text and layout events into clean text.
 #[derive(Debug, Default)]
 pub(crate) struct TextBuilder {
     out: String,
     gap: Option<Gap>,
-    scratch: String,
 }
 
 impl TextBuilder {
@@ -114,14 +125,34 @@ impl TextBuilder {
     /// Decoded text (entities already resolved). Runs of non-space
     /// characters are copied as slices; only the separators are decided
     /// character by character.
+    ///
+    /// The inner loop skips plain ASCII bytes through a lookup table: most
+    /// of a description is such bytes, and this loop runs over every byte
+    /// of every page (it was the largest cost of HTML to text,
+    /// benches/extract.rs).
     pub(crate) fn text(&mut self, s: &str) {
         let bytes = s.as_bytes();
         let mut run = 0;
         let mut i = 0;
         while i < bytes.len() {
-            let b = bytes[i];
-            let (space, len) = if b < 0x80 {
-                (b.is_ascii_whitespace(), 1)
+            while i < bytes.len() && PLAIN[usize::from(bytes[i])] {
+                i += 1;
+            }
+            let Some(&b) = bytes.get(i) else { break };
+            let (space, len) = if b == b' ' {
+                // A single ASCII space between two words is already clean:
+                // keep it inside the run instead of flushing word by word.
+                if i > run && bytes.get(i + 1).is_some_and(|n| PLAIN[usize::from(*n)]) {
+                    i += 1;
+                    continue;
+                }
+                (true, 1)
+            } else if b < 0x80 {
+                // The other ASCII whitespace (PLAIN excludes nothing else).
+                (true, 1)
+            } else if b == 0xC3 {
+                // U+00C0..U+00FF (accented Latin letters): never a space.
+                (false, 2)
             } else {
                 let c = s[i..].chars().next().unwrap_or(' ');
                 // U+00A0 (&nbsp;) is everywhere in SEDIA descriptions and the
@@ -131,17 +162,6 @@ impl TextBuilder {
                     c.len_utf8(),
                 )
             };
-            // A single ASCII space between two words is already clean:
-            // keep it inside the run instead of flushing word by word.
-            if b == b' '
-                && i > run
-                && bytes
-                    .get(i + 1)
-                    .is_some_and(|n| *n < 0x80 && !n.is_ascii_whitespace())
-            {
-                i += 1;
-                continue;
-            }
             if space {
                 self.push_run(&s[run..i]);
                 self.want(Gap::Space);
@@ -169,17 +189,36 @@ impl TextBuilder {
         self.out.push_str(run);
     }
 
-    /// Raw HTML text: entities are decoded first (into a reused buffer).
+    /// Raw HTML text: entities are decoded one by one and the text between
+    /// them is laid out in place (no copy). Runs of text may be handed to
+    /// [`Self::text`] in pieces: it lays out the same either way.
     pub(crate) fn raw_text(&mut self, s: &str) {
-        if s.contains('&') {
-            let mut scratch = std::mem::take(&mut self.scratch);
-            scratch.clear();
-            html_escape::decode_html_entities_to_string(s, &mut scratch);
-            self.text(&scratch);
-            self.scratch = scratch;
-        } else {
-            self.text(s);
+        let bytes = s.as_bytes();
+        let mut literal = 0;
+        let mut from = 0;
+        while let Some(amp) = find_from(s, '&', from) {
+            // An entity runs from `&` to the first `;`; a `&` before it
+            // starts the next candidate (html_escape's rule).
+            let Some(end) = bytes[amp + 1..]
+                .iter()
+                .position(|b| *b == b';' || *b == b'&')
+                .map(|p| amp + 1 + p)
+            else {
+                break;
+            };
+            if bytes[end] == b'&' {
+                from = end;
+                continue;
+            }
+            from = end + 1;
+            let piece = &s[amp..=end];
+            if let Some(decoded) = decode_entity(piece) {
+                self.text(&s[literal..amp]);
+                self.text(&decoded);
+                literal = end + 1;
+            }
         }
+        self.text(&s[literal..]);
     }
 
     pub(crate) fn finish(self) -> String {
@@ -194,6 +233,9 @@ impl TextBuilder {
 pub fn html_to_text(html: &str) -> String {
     let bytes = html.as_bytes();
     let mut b = TextBuilder::new();
+    // The text is rarely longer than its markup: one allocation instead of
+    // a doubling series of copies.
+    b.out.reserve(html.len());
     let mut i = 0;
     while i < bytes.len() {
         let Some(lt) = find_from(html, '<', i) else {
@@ -229,11 +271,106 @@ pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Named entities of French and English pages, answered without
+/// html_escape's binary search over its 2,000 names (that search was about
+/// half of HTML to text on accented feeds, benches/extract.rs). Each value
+/// is html_escape's own (tested).
+const COMMON_ENTITIES: &[(&str, &str)] = &[
+    ("amp", "&"),
+    ("lt", "<"),
+    ("gt", ">"),
+    ("quot", "\""),
+    ("apos", "'"),
+    ("nbsp", "\u{a0}"),
+    ("eacute", "é"),
+    ("egrave", "è"),
+    ("ecirc", "ê"),
+    ("euml", "ë"),
+    ("agrave", "à"),
+    ("acirc", "â"),
+    ("ccedil", "ç"),
+    ("icirc", "î"),
+    ("iuml", "ï"),
+    ("ocirc", "ô"),
+    ("ugrave", "ù"),
+    ("ucirc", "û"),
+    ("Eacute", "É"),
+    ("Agrave", "À"),
+    ("oelig", "œ"),
+    ("rsquo", "\u{2019}"),
+    ("lsquo", "\u{2018}"),
+    ("rdquo", "\u{201d}"),
+    ("ldquo", "\u{201c}"),
+    ("laquo", "«"),
+    ("raquo", "»"),
+    ("deg", "°"),
+    ("euro", "€"),
+    ("hellip", "…"),
+    ("ndash", "–"),
+    ("mdash", "—"),
+    ("middot", "·"),
+    ("bull", "•"),
+    ("shy", "\u{ad}"),
+];
+
+/// Up to 16 bytes as one integer, case kept (entity names are
+/// case-sensitive).
+const fn pack_exact(name: &[u8]) -> u128 {
+    let mut v = 0u128;
+    let mut i = 0;
+    while i < name.len() && i < 16 {
+        v |= (name[i] as u128) << (8 * i);
+        i += 1;
+    }
+    v
+}
+
+/// [`COMMON_ENTITIES`]' names packed: integer comparisons instead of a
+/// string comparison per candidate name.
+static COMMON_KEYS: [u128; COMMON_ENTITIES.len()] = {
+    let mut keys = [0u128; COMMON_ENTITIES.len()];
+    let mut i = 0;
+    while i < keys.len() {
+        keys[i] = pack_exact(COMMON_ENTITIES[i].0.as_bytes());
+        i += 1;
+    }
+    keys
+};
+
+/// The value of one candidate entity `&…;` (a single `&`, at the start,
+/// and a single `;`, at the end), or `None` when html_escape would leave it
+/// as it is. Uncommon names and numeric references go to html_escape.
+fn decode_entity(piece: &str) -> Option<std::borrow::Cow<'static, str>> {
+    let name = piece.get(1..piece.len().saturating_sub(1))?;
+    if name.len() <= 16 {
+        let key = pack_exact(name.as_bytes());
+        if let Some(at) = COMMON_KEYS.iter().position(|k| *k == key)
+            && let Some((n, v)) = COMMON_ENTITIES.get(at)
+            && n.len() == name.len()
+        {
+            return Some(std::borrow::Cow::Borrowed(v));
+        }
+    }
+    match html_escape::decode_html_entities(piece) {
+        std::borrow::Cow::Owned(v) => Some(std::borrow::Cow::Owned(v)),
+        std::borrow::Cow::Borrowed(_) => None,
+    }
+}
+
 /// Next `needle` at or after byte `from` (a char boundary: every caller
-/// passes a position next to an ASCII byte). `str::find` with a char is
-/// vectorised (memchr); a byte-slice `position` is not.
+/// passes a position next to an ASCII byte). An ASCII needle goes to the
+/// `memchr` crate's SIMD search, which is several times faster than
+/// `str::find`'s word-at-a-time one on the long text runs of descriptions
+/// (benches/extract.rs); a byte-slice `position` is slower still.
 pub(crate) fn find_from(s: &str, needle: char, from: usize) -> Option<usize> {
-    s.get(from..)?.find(needle).map(|p| p + from)
+    let rest = s.get(from..)?;
+    if needle.is_ascii() {
+        // An ASCII byte is never inside a multi-byte character, so the
+        // position is a char boundary, as `str::find` would give.
+        memchr::memchr(needle as u8, rest.as_bytes()).map(|p| p + from)
+    } else {
+        rest.find(needle).map(|p| p + from)
+    }
 }
 
 /// What starts at a `<`.
@@ -388,6 +525,160 @@ mod tests {
         ];
         for (name, html, want) in table {
             assert_eq!(html_to_text(html), *want, "{name}");
+        }
+    }
+
+    /// The byte-at-a-time `TextBuilder::text` this module had before the
+    /// table-driven one; kept as the reference the fast one must match.
+    fn reference_text(b: &mut TextBuilder, s: &str) {
+        let bytes = s.as_bytes();
+        let mut run = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            let c = bytes[i];
+            let (space, len) = if c < 0x80 {
+                (c.is_ascii_whitespace(), 1)
+            } else {
+                let ch = s[i..].chars().next().unwrap_or(' ');
+                (
+                    ch.is_whitespace() || ch == '\u{a0}' || ch == '\u{200b}',
+                    ch.len_utf8(),
+                )
+            };
+            if c == b' '
+                && i > run
+                && bytes
+                    .get(i + 1)
+                    .is_some_and(|n| *n < 0x80 && !n.is_ascii_whitespace())
+            {
+                i += 1;
+                continue;
+            }
+            if space {
+                b.push_run(&s[run..i]);
+                b.want(Gap::Space);
+                run = i + len;
+            }
+            i += len;
+        }
+        b.push_run(&s[run..]);
+    }
+
+    /// Every text file of the project's fixtures and, when present, of the
+    /// shared real samples.
+    fn fixture_texts() -> Vec<(String, String)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut dirs = vec![root.join("tests/fixtures")];
+        let real = root.join("../shared/fixtures/real");
+        if real.exists() {
+            dirs.push(real);
+        } else {
+            eprintln!("skipped: folder absent: {}", real.display());
+        }
+        let mut out = Vec::new();
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if let Ok(text) = std::fs::read_to_string(&path) {
+                    out.push((path.display().to_string(), text));
+                }
+            }
+        }
+        assert!(out.len() > 20, "fixtures not found");
+        out
+    }
+
+    #[test]
+    fn fast_text_matches_the_reference_on_fixtures() {
+        let odd = [
+            " a  b\t\tc \n d\u{a0}e\u{200b}f\u{2003}g \u{85}h é ü\u{3000}x  ",
+            "\u{a0} lead",
+            "trail \u{a0}",
+            " ",
+            "\u{c0}\u{ff} \u{c9}t\u{e9}",
+        ];
+        let mut cases: Vec<(String, String)> = odd
+            .iter()
+            .map(|s| ("odd".to_owned(), (*s).to_owned()))
+            .collect();
+        cases.extend(fixture_texts());
+        for (name, text) in &cases {
+            // Whole files, then line by line and split at every `<` with a
+            // boundary between pieces, as html_to_text drives the builder.
+            let mut fast = TextBuilder::new();
+            let mut slow = TextBuilder::new();
+            fast.text(text);
+            reference_text(&mut slow, text);
+            for (n, piece) in text.split(['\n', '<']).enumerate() {
+                let role = [Role::Inline, Role::Line, Role::Paragraph, Role::Cell][n % 4];
+                fast.boundary(role);
+                slow.boundary(role);
+                fast.text(piece);
+                reference_text(&mut slow, piece);
+            }
+            assert_eq!(fast.finish(), slow.finish(), "{name}");
+        }
+    }
+
+    #[test]
+    fn common_entities_are_html_escape_s() {
+        for (name, value) in COMMON_ENTITIES {
+            let piece = format!("&{name};");
+            assert_eq!(html_escape::decode_html_entities(&piece), *value, "{piece}");
+        }
+    }
+
+    /// `raw_text` (entity by entity, in place) lays out as decoding the
+    /// whole segment with html_escape first, as this module did before.
+    #[test]
+    fn raw_text_matches_whole_segment_decoding() {
+        let odd = [
+            "&amp;&lt;&gt;",
+            "& co ; &eacute;t&eacute;",
+            "&&eacute;",
+            "&#;",
+            "&#x;",
+            "&#8217;s",
+            "&#x2019;",
+            "&#X2019;",
+            "&unknown; x",
+            "&eacute sans",
+            "a&nbsp;b",
+            "&NBSP;",
+            "&#0;",
+            "&#10;x",
+            "&#9;&#32;y",
+            "&",
+            "x&",
+            "&;",
+            "&a&b;",
+            "&#-1;",
+            "&#x110000;",
+            "d&eacute;p&ocirc;t &amp; co&nbsp;: 17h00&#8217;s",
+            "&zwnj;&ZeroWidthSpace;a",
+            "&#160;&#xA0; b &thinsp;c",
+        ];
+        let mut cases: Vec<(String, String)> = odd
+            .iter()
+            .map(|s| ("odd".to_owned(), (*s).to_owned()))
+            .collect();
+        cases.extend(fixture_texts());
+        for (name, text) in &cases {
+            let mut fast = TextBuilder::new();
+            let mut slow = TextBuilder::new();
+            for (n, piece) in std::iter::once(text.as_str())
+                .chain(text.split('<'))
+                .enumerate()
+            {
+                let role = [Role::Inline, Role::Line, Role::Paragraph, Role::Cell][n % 4];
+                fast.boundary(role);
+                slow.boundary(role);
+                fast.raw_text(piece);
+                reference_text(&mut slow, &html_escape::decode_html_entities(piece));
+            }
+            assert_eq!(fast.finish(), slow.finish(), "{name}");
         }
     }
 
