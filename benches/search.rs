@@ -267,14 +267,28 @@ fn prose(rng: &mut Rng, fr: bool, target: usize) -> String {
     } else {
         (EN_TOPIC, EN_FILL)
     };
-    let mut s = String::with_capacity(target + 32);
-    let mut sentence = 0;
-    while s.len() < target {
-        let w = if rng.below(6) == 0 {
+    sentences(rng, target, "", |rng| {
+        if rng.below(6) == 0 {
             rng.pick(topic)
         } else {
             rng.pick(fill)
-        };
+        }
+    })
+}
+
+/// Sentences of 9 to 20 words from `word`, after `opening`, until `target`
+/// bytes.
+fn sentences<'w>(
+    rng: &mut Rng,
+    target: usize,
+    opening: &str,
+    mut word: impl FnMut(&mut Rng) -> &'w str,
+) -> String {
+    let mut s = String::with_capacity(target + 32);
+    s.push_str(opening);
+    let mut sentence = 0;
+    while s.len() < target {
+        let w = word(rng);
         push_word(&mut s, w, sentence == 0);
         sentence += 1;
         if sentence > 8 + rng.below(12) {
@@ -359,32 +373,20 @@ impl Realistic<'_> {
     /// text), content words by Zipf's law, and the call's own theme words;
     /// the genre phrase opens the text when the call uses it.
     fn prose(&self, rng: &mut Rng, target: usize, with_genre: bool) -> String {
-        let mut s = String::with_capacity(target + 32);
-        if with_genre && let Some(g) = self.genre {
-            s.push_str(g);
-            s.push(' ');
-        }
-        let mut sentence = 0;
-        while s.len() < target {
+        let opening = match self.genre {
+            Some(g) if with_genre => format!("{g} "),
+            _ => String::new(),
+        };
+        sentences(rng, target, &opening, |rng| {
             let roll = rng.below(100);
-            let w: &str = if roll < 50 {
+            if roll < 50 {
                 rng.pick(self.fill)
             } else if roll < 96 || self.themes.is_empty() {
                 self.vocabulary.sample(rng)
             } else {
                 self.themes[rng.below(self.themes.len())]
-            };
-            push_word(&mut s, w, sentence == 0);
-            sentence += 1;
-            if sentence > 8 + rng.below(12) {
-                s.push_str(". ");
-                sentence = 0;
-            } else {
-                s.push(' ');
             }
-        }
-        s.truncate(s.trim_end().len());
-        s
+        })
     }
 }
 

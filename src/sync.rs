@@ -70,12 +70,12 @@ pub fn rebuild(store: &Store, index: &IndexHandle) -> Result<SyncReport, SyncErr
 /// database was replaced).
 pub fn catch_up(store: &Store, index: &IndexHandle) -> Result<SyncReport, SyncError> {
     let current = store.data_version()?;
+    let indexed = index.indexed_generation()?;
     // Documents analysed under another glossary carry other concept
     // numbers: only a rebuild makes them agree again.
-    if !index.glossary_current()? && index.indexed_generation()?.is_some() {
+    if indexed.is_some() && !index.glossary_current()? {
         return rebuild(store, index);
     }
-    let indexed = index.indexed_generation()?;
     match indexed {
         Some(g) if g == current => Ok(SyncReport {
             refreshed: 0,

@@ -334,12 +334,10 @@ impl TokenStream for BilingualStream<'_> {
 
 /// Runs `analyzer` over `text` and returns the token texts.
 pub fn tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stream = analyzer.token_stream(text);
-    while let Some(token) = stream.next() {
-        out.push(token.text.clone());
-    }
-    out
+    positioned_tokens(analyzer, text)
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect()
 }
 
 /// Runs `analyzer` over `text` and returns `(position, token text)` pairs.

@@ -108,7 +108,7 @@ pub(crate) fn parse(
     .collect();
     Ok(Some(Parsed {
         main: plan.place(fields.all),
-        bonus: combine(bonus),
+        bonus: Box::new(BooleanQuery::new(bonus)),
     }))
 }
 
@@ -128,7 +128,7 @@ pub(crate) struct Parsed {
     /// that also say the words in their summary; the per-part scores
     /// restore what the officer expects: the calls whose title and summary
     /// are about the words first.
-    pub bonus: Option<Box<dyn Query>>,
+    pub bonus: Box<dyn Query>,
 }
 
 impl std::fmt::Debug for Parsed {
@@ -144,7 +144,7 @@ impl Clone for Parsed {
     fn clone(&self) -> Self {
         Parsed {
             main: self.main.box_clone(),
-            bonus: self.bonus.as_ref().map(|b| b.box_clone()),
+            bonus: self.bonus.box_clone(),
         }
     }
 }
@@ -220,18 +220,6 @@ impl Plan {
     }
 }
 
-/// One clause stays itself (a term query must not hide under a one-clause
-/// boolean, or tantivy cannot see the flat shape it prunes).
-fn combine_plans(mut clauses: Vec<(QueryOccur, Plan)>) -> Option<Plan> {
-    if clauses.len() == 1 && clauses[0].0 != QueryOccur::MustNot {
-        return clauses.pop().map(|(_, p)| p);
-    }
-    if clauses.is_empty() {
-        return None;
-    }
-    Some(Plan::Bool(clauses))
-}
-
 /// Analyses a parsed tree into a [`Plan`].
 struct Planner<'a> {
     index: &'a Index,
@@ -274,7 +262,7 @@ impl Planner<'_> {
             }
             i += 1;
         }
-        Ok(combine_plans(clauses))
+        Ok(flatten(clauses, Plan::Bool))
     }
 
     /// The field a text literal searches: `None` for the default field, the
@@ -365,15 +353,19 @@ fn occur(o: Option<Occur>) -> QueryOccur {
 }
 
 /// One clause stays itself (a term query must not hide under a one-clause
-/// boolean, or tantivy cannot see the flat shape it prunes).
-fn combine(mut clauses: Vec<(QueryOccur, Box<dyn Query>)>) -> Option<Box<dyn Query>> {
+/// boolean, or tantivy cannot see the flat shape it prunes); several become
+/// `boolean(clauses)`; none, nothing.
+fn flatten<T>(
+    mut clauses: Vec<(QueryOccur, T)>,
+    boolean: impl FnOnce(Vec<(QueryOccur, T)>) -> T,
+) -> Option<T> {
     if clauses.len() == 1 && clauses[0].0 != QueryOccur::MustNot {
         return clauses.pop().map(|(_, q)| q);
     }
     if clauses.is_empty() {
         return None;
     }
-    Some(Box::new(BooleanQuery::new(clauses)))
+    Some(boolean(clauses))
 }
 
 /// Any of `queries`: the query itself when there is one.
@@ -382,7 +374,8 @@ fn any_of(queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
         .into_iter()
         .map(|q| (QueryOccur::Should, q))
         .collect();
-    combine(clauses).unwrap_or_else(|| Box::new(BooleanQuery::new(Vec::new())))
+    let boolean = |c| Box::new(BooleanQuery::new(c)) as Box<dyn Query>;
+    flatten(clauses, boolean).unwrap_or_else(|| boolean(Vec::new()))
 }
 
 /// Scored term lookup (frequencies read: BM25 and block-max pruning need

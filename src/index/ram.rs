@@ -151,11 +151,8 @@ impl CandidateIndex {
             .map_err(|e| self.handle.read_err(e))?;
         // Ranked as `fundwatch search` ranks: plus the title and summary
         // scores.
-        if let Some(bonus) = &q.bonus {
-            super::search::add_bonus(&searcher, &**bonus, &mut found)
-                .map_err(|e| self.handle.read_err(e))?;
-            found.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        }
+        super::search::add_bonus(&searcher, &*q.bonus, &mut found)
+            .map_err(|e| self.handle.read_err(e))?;
         Ok(found
             .into_iter()
             .filter_map(|(score, addr)| self.positions.get(&addr).map(|p| (*p, score)))

@@ -249,9 +249,10 @@ impl Hit {
 /// others repeat the words more often in long texts.
 const RERANK_WINDOW: usize = 100;
 
-/// Adds `bonus`'s score to every hit `bonus` matches. Scores only the given
-/// documents (seeking each segment's scorer through them in order), so it
-/// costs a few lookups per hit, not a search.
+/// Adds `bonus`'s score to every hit `bonus` matches, then sorts the hits
+/// best first (ties in index order). Scores only the given documents
+/// (seeking each segment's scorer through them in order), so it costs a few
+/// lookups per hit, not a search.
 pub(crate) fn add_bonus(
     searcher: &tantivy::Searcher,
     bonus: &dyn Query,
@@ -279,6 +280,7 @@ pub(crate) fn add_bonus(
             hits[i].0 += scorer.score();
         }
     }
+    hits.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     Ok(())
 }
 
@@ -349,10 +351,9 @@ impl IndexHandle {
             let mut found = searcher
                 .search(&*combined, &TopDocs::with_limit(window).order_by_score())
                 .map_err(|e| self.read_err(e))?;
-            if let Some(bonus) = user_query.as_ref().and_then(|q| q.bonus.as_ref()) {
-                add_bonus(&searcher, &**bonus, &mut found).map_err(|e| self.read_err(e))?;
+            if let Some(q) = &user_query {
+                add_bonus(&searcher, &*q.bonus, &mut found).map_err(|e| self.read_err(e))?;
             }
-            found.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
             found.truncate(limit);
             found
         };
