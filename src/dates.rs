@@ -369,13 +369,95 @@ fn letter_at(text: &str, i: usize) -> Option<usize> {
     }
 }
 
-fn tokenize(text: &str) -> Vec<Tok> {
+/// Bit masks over a text, one bit per byte and 64 bytes per word: which
+/// bytes are ASCII letters (or `_`) and which are ASCII digits. Built in one
+/// branch-free pass the compiler vectorises, they let the tokenizer find the
+/// end of a word or a number with one `trailing_zeros` instead of a loop
+/// whose exit branch mispredicts at every word's end (that loop was the
+/// largest single cost of feed extraction, benches/extract.rs).
+struct ByteMasks {
+    letter: Vec<u64>,
+    digit: Vec<u64>,
+}
+
+impl ByteMasks {
+    fn of(b: &[u8]) -> ByteMasks {
+        let words = b.len().div_ceil(64);
+        let mut m = ByteMasks {
+            letter: Vec::with_capacity(words),
+            digit: Vec::with_capacity(words),
+        };
+        let mut chunks = b.chunks_exact(64);
+        for chunk in &mut chunks {
+            // One byte of 0/1 per byte first (a loop the compiler turns
+            // into vector compares), then eight bytes at a time packed into
+            // bits by one multiplication: byte `k`'s 1 lands on bit `56 + k`
+            // (the products of the other bytes fall on distinct lower bits
+            // or past bit 63, so nothing carries into the top byte).
+            let (mut l, mut d) = ([0u8; 64], [0u8; 64]);
+            for ((c, l), d) in chunk.iter().zip(&mut l).zip(&mut d) {
+                *l = u8::from((c | 0x20).wrapping_sub(b'a') < 26 || *c == b'_');
+                *d = u8::from(c.wrapping_sub(b'0') < 10);
+            }
+            m.letter.push(Self::pack(&l));
+            m.digit.push(Self::pack(&d));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let (mut l, mut d) = (0u64, 0u64);
+            for (j, &c) in rest.iter().enumerate() {
+                l |= u64::from((c | 0x20).wrapping_sub(b'a') < 26 || c == b'_') << j;
+                d |= u64::from(c.wrapping_sub(b'0') < 10) << j;
+            }
+            m.letter.push(l);
+            m.digit.push(d);
+        }
+        m
+    }
+
+    /// 64 bytes of 0 or 1 as the bits of one word, byte `j` on bit `j`.
+    fn pack(flags: &[u8; 64]) -> u64 {
+        const SPREAD: u64 = 0x0102_0408_1020_4080;
+        flags
+            .chunks_exact(8)
+            .enumerate()
+            .fold(0, |acc, (k, eight)| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(eight);
+                acc | (u64::from_le_bytes(b).wrapping_mul(SPREAD) >> 56) << (8 * k)
+            })
+    }
+
+    /// First position at or after `i` whose bit is clear in `mask` (the
+    /// text's length at most: bits past the end are clear).
+    fn run_end(mask: &[u64], mut i: usize) -> usize {
+        loop {
+            let w = i / 64;
+            let Some(&bits) = mask.get(w) else {
+                return i;
+            };
+            let clear = !bits >> (i % 64);
+            if clear != 0 {
+                return i + clear.trailing_zeros() as usize;
+            }
+            i = (w + 1) * 64;
+        }
+    }
+}
+
+/// The tokens of `text`, and the indices of those the scanner must look at
+/// (see [`Scan::cands`]).
+fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
     let b = text.as_bytes();
+    let masks = ByteMasks::of(b);
+    let starters = &*STARTERS;
     let mut toks = Vec::with_capacity(text.len() / 5);
+    let mut cands = Vec::new();
     let mut nl = false;
     let mut i = 0;
-    // Byte loop driven by [`CLASS`]; non-ASCII characters are decoded only
-    // to ask whether they are letters or spaces.
+    // Byte loop driven by [`CLASS`]; runs of ASCII letters and digits end
+    // where [`ByteMasks`] says; non-ASCII characters are decoded only to
+    // ask whether they are letters or spaces.
     while i < b.len() {
         let c = b[i];
         match CLASS[usize::from(c)] {
@@ -386,13 +468,11 @@ fn tokenize(text: &str) -> Vec<Tok> {
             }
             ByteClass::Digit => {
                 let start = i;
-                let mut num: u32 = 0;
-                while i < b.len() && b[i].is_ascii_digit() {
-                    num = num
-                        .saturating_mul(10)
-                        .saturating_add(u32::from(b[i] - b'0'));
-                    i += 1;
-                }
+                i = ByteMasks::run_end(&masks.digit, i);
+                let num = b[start..i].iter().fold(0u32, |n, d| {
+                    n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
+                });
+                cands.push(toks.len() as u32);
                 toks.push(Tok {
                     kind: Kind::Num,
                     start,
@@ -404,20 +484,26 @@ fn tokenize(text: &str) -> Vec<Tok> {
             class => {
                 if let Some(w) = letter_at(text, i) {
                     let start = i;
+                    let mut ascii = w == 1;
                     i += w;
                     loop {
-                        // ASCII letters without a call: most words are.
-                        while i < b.len() && CLASS[usize::from(b[i])] == ByteClass::Letter {
-                            i += 1;
-                        }
+                        i = ByteMasks::run_end(&masks.letter, i);
                         if i < b.len() && b[i] >= 0x80 {
                             match letter_at(text, i) {
-                                Some(w) => i += w,
+                                Some(w) => {
+                                    ascii = false;
+                                    i += w;
+                                }
                                 None => break,
                             }
                         } else {
                             break;
                         }
+                    }
+                    if i - start <= STARTER_MAX_BYTES
+                        && (!ascii || starters.may_have_ascii(&b[start..i]))
+                    {
+                        cands.push(toks.len() as u32);
                     }
                     toks.push(Tok {
                         kind: Kind::Word,
@@ -450,7 +536,7 @@ fn tokenize(text: &str) -> Vec<Tok> {
         }
         nl = false;
     }
-    toks
+    (toks, cands)
 }
 
 /// A lowercase copy of a short word in a stack buffer (no allocation: this
@@ -494,9 +580,20 @@ impl Lower {
 struct Scan<'a> {
     text: &'a str,
     toks: Vec<Tok>,
+    /// Indices of the tokens a reading may start at, in order: every
+    /// number, and every word [`is_starter`] may accept (a superset, judged
+    /// by the tokenizer while the word is in hand). The scanner visits
+    /// these only: on long prose most tokens are neither, and stepping
+    /// over them one by one was a third of the date extractor's time.
+    cands: Vec<u32>,
 }
 
-impl Scan<'_> {
+impl<'a> Scan<'a> {
+    fn new(text: &'a str) -> Scan<'a> {
+        let (toks, cands) = tokenize(text);
+        Scan { text, toks, cands }
+    }
+
     fn tok(&self, i: usize) -> Option<&Tok> {
         self.toks.get(i)
     }
@@ -1566,6 +1663,11 @@ fn starts_something(w: &str) -> bool {
     month_of(w).is_some() || is_weekday(w) || OTHER_STARTERS.contains(&w)
 }
 
+/// Longest word, in bytes, the scanner asks [`is_starter`] about (the
+/// longest starters, `wednesday` and `septembre`, have 9 letters; `décembre`
+/// 9 bytes).
+const STARTER_MAX_BYTES: usize = 10;
+
 /// Longest word [`is_starter`] packs (longer ones are never starters: the
 /// longest, `wednesday`, has 9 letters).
 const PACKED_MAX: usize = 16;
@@ -1628,6 +1730,12 @@ impl WordSet {
 
     /// The ASCII word `b`, lowercased, is in the set.
     fn has_ascii(&self, b: &[u8]) -> bool {
+        self.may_have_ascii(b) && self.packed.binary_search(&pack_lower(b)).is_ok()
+    }
+
+    /// The first test of [`Self::has_ascii`]: length, first and last letter.
+    /// False means `has_ascii` is false; true leaves the question open.
+    fn may_have_ascii(&self, b: &[u8]) -> bool {
         let (Some(&c), Some(&z)) = (b.first(), b.last()) else {
             return false;
         };
@@ -1637,7 +1745,6 @@ impl WordSet {
             && z.is_ascii_lowercase()
             && self.first[b.len()] & (1 << (c - b'a')) != 0
             && self.last[b.len()] & (1 << (z - b'a')) != 0
-            && self.packed.binary_search(&pack_lower(b)).is_ok()
     }
 
     /// The lowercase form of `raw` (as [`Lower`] makes it) is in the set.
@@ -1741,13 +1848,21 @@ fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
 fn scan_points_with(sc: &Scan<'_>, skip_inert: bool) -> (Vec<Item>, Vec<Pending>) {
     let mut items = Vec::new();
     let mut pendings = Vec::new();
+    // `i` is the first token not yet read; a reading consumes tokens, so the
+    // next candidate is the first one at or after `i`.
     let mut i = 0;
-    let n = sc.toks.len();
-    while i < n {
+    for &c in &sc.cands {
+        let c = c as usize;
+        if c < i {
+            continue;
+        }
+        i = c;
         let t = sc.toks[i];
         let candidate = match t.kind {
             Kind::Num => !(skip_inert && inert_number(sc, i)),
-            Kind::Word => t.end - t.start <= 10 && is_starter(&sc.text[t.start..t.end]),
+            Kind::Word => {
+                t.end - t.start <= STARTER_MAX_BYTES && is_starter(&sc.text[t.start..t.end])
+            }
             Kind::Punct(_) => false,
         };
         if !candidate {
@@ -1836,21 +1951,70 @@ fn scan_points_with(sc: &Scan<'_>, skip_inert: bool) -> (Vec<Item>, Vec<Pending>
 // Roles and labels
 // ---------------------------------------------------------------------------
 
+/// The role keywords, by class, in the order the role regex tries them
+/// (publication first: "publication ouverte" is a publication period).
+const ROLE_KEYWORDS: [(Class, &str); 4] = [
+    (
+        Class::Publication,
+        r"publication ouverte|date de publication|publish(?:ed)? date|published|publication|publiée?s?|posted|postée?|mise? en ligne|updated|mise à jour|last update|actualisée?s?|version",
+    ),
+    (
+        Class::Other,
+        r"invitations? à déposer|invitations? à soumettre|invited to submit|webinars?|webinaires?|info ?days?|information days?|information sessions?|journées? d['’ ]information|séances? d['’ ]information|réunions?|meetings?|events?|événements?|évènements?|results?|résultats?|notifications?|project start|start of (?:the )?projects?|(?:must|should|will) (?:start|begin)|doit (?:commencer|débuter|démarrer)|démarrage|début (?:du|des) projets?|selection|sélection|conferences?|conférences?|workshops?|ateliers?|interviews?|entretiens?|announcements?|annonces?|awards?|jury|decisions?|décisions?|commission permanente|votée?s?|voted",
+    ),
+    (
+        Class::Opening,
+        r"ouverture|ouverte?s?|ouvre|opens|opening|opened|open|starts?|launch(?:ed)?|lancement|lancée?s?|à partir du",
+    ),
+    (
+        Class::Deadline,
+        r"dates? limites?|limite de dépôt|limites?|clôture|cloture|clôt|au plus tard|avant le|deadlines?|closing|closes|closed|close|must receive|submissions?|submit(?:ted)?|soumission|soumettre|due|cut-?offs?|until|till|jusqu|dépôts?|depots?|déposer|deposer|déposée?s?|envoi|réception|échéance|expires?|apply by|fermeture",
+    ),
+];
+
+/// A role keyword between a consumed non-letter (or the start/end) on each
+/// side. Not `\b`: Unicode `\b` pushes the regex off its fast DFA path on
+/// accented text, and ASCII `\b` fails after `publié`.
 static ROLE_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        // A consumed non-letter (or the start/end) on each side instead of
-        // `\b`: Unicode `\b` pushes the regex off its fast DFA path on
-        // accented text, and ASCII `\b` fails after `publié`.
-        r"(?i)(?:^|[^\p{L}\p{N}_])(?:",
-        // publication (first: "publication ouverte" is a publication period)
-        r"(?P<pub>publication ouverte|date de publication|publish(?:ed)? date|published|publication|publiée?s?|posted|postée?|mise? en ligne|updated|mise à jour|last update|actualisée?s?|version)",
-        r"|(?P<oth>invitations? à déposer|invitations? à soumettre|invited to submit|webinars?|webinaires?|info ?days?|information days?|information sessions?|journées? d['’ ]information|séances? d['’ ]information|réunions?|meetings?|events?|événements?|évènements?|results?|résultats?|notifications?|project start|start of (?:the )?projects?|(?:must|should|will) (?:start|begin)|doit (?:commencer|débuter|démarrer)|démarrage|début (?:du|des) projets?|selection|sélection|conferences?|conférences?|workshops?|ateliers?|interviews?|entretiens?|announcements?|annonces?|awards?|jury|decisions?|décisions?|commission permanente|votée?s?|voted)",
-        r"|(?P<open>ouverture|ouverte?s?|ouvre|opens|opening|opened|open|starts?|launch(?:ed)?|lancement|lancée?s?|à partir du)",
-        r"|(?P<dead>dates? limites?|limite de dépôt|limites?|clôture|cloture|clôt|au plus tard|avant le|deadlines?|closing|closes|closed|close|must receive|submissions?|submit(?:ted)?|soumission|soumettre|due|cut-?offs?|until|till|jusqu|dépôts?|depots?|déposer|deposer|déposée?s?|envoi|réception|échéance|expires?|apply by|fermeture)",
-        r")(?:[^\p{L}\p{N}_]|$)"
+    let any = ROLE_KEYWORDS.map(|(_, k)| format!("(?:{k})")).join("|");
+    Regex::new(&format!(
+        r"(?i)(?:^|[^\p{{L}}\p{{N}}_])(?:{any})(?:[^\p{{L}}\p{{N}}_]|$)"
     ))
     .expect("invariant: the role keyword regex is a valid literal")
 });
+
+/// Each class's keywords alone, anchored: which class a [`ROLE_RE`] match
+/// is, found without running the regex for its groups (a capture search
+/// goes through a backtracker; these anchored tests stay on the DFA, and
+/// capturing was a sixth of the date extractor's time on long prose).
+static ROLE_AT: LazyLock<[(Class, Regex); 4]> = LazyLock::new(|| {
+    ROLE_KEYWORDS.map(|(class, k)| {
+        let re = Regex::new(&format!(r"(?i)^(?:{k})(?:[^\p{{L}}\p{{N}}_]|$)"))
+            .expect("invariant: the role keyword regex is a valid literal");
+        (class, re)
+    })
+});
+
+/// The class of the [`ROLE_RE`] match `m` of `hay`: the first class, in
+/// [`ROLE_KEYWORDS`] order, whose keywords match where `m`'s do. That is the
+/// alternative the leftmost-first match took: at the start of `hay` the
+/// `^` branch (keyword at 0) comes before the consumed non-letter, and
+/// elsewhere only the latter can match.
+fn class_at(hay: &str, m: regex::Match<'_>) -> Option<Class> {
+    let s = m.start();
+    let after_first = s + hay[s..].chars().next().map_or(0, char::len_utf8);
+    let starts: &[usize] = if s == 0 {
+        &[0, after_first]
+    } else {
+        &[after_first]
+    };
+    starts.iter().find_map(|&k| {
+        ROLE_AT
+            .iter()
+            .find(|(_, re)| re.is_match(&hay[k..]))
+            .map(|(class, _)| *class)
+    })
+}
 
 static LABEL_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
@@ -1871,20 +2035,6 @@ enum Class {
     Other,
     Opening,
     Deadline,
-}
-
-fn class_of(c: &regex::Captures<'_>) -> Option<Class> {
-    if c.name("pub").is_some() {
-        Some(Class::Publication)
-    } else if c.name("oth").is_some() {
-        Some(Class::Other)
-    } else if c.name("open").is_some() {
-        Some(Class::Opening)
-    } else if c.name("dead").is_some() {
-        Some(Class::Deadline)
-    } else {
-        None
-    }
 }
 
 fn label_of(c: &regex::Captures<'_>) -> Option<String> {
@@ -2026,20 +2176,29 @@ fn fwd_window(text: &str, end: usize, ceil: usize) -> (&str, &str) {
 /// for the role only: a label on the next line more often heads the next
 /// entry, as in ANR's `Opening : …` / `Pre-proposal deadline : …` lines).
 fn role_of(back: &str, (same, next): (&str, &str)) -> (Option<Class>, Option<String>) {
-    let class = last_captures(&ROLE_RE, back)
-        .and_then(|c| class_of(&c))
-        .or_else(|| ROLE_RE.captures(same).and_then(|c| class_of(&c)))
-        .or_else(|| ROLE_RE.captures(next).and_then(|c| class_of(&c)));
-    let label = last_captures(&LABEL_RE, back)
+    let class = ROLE_RE
+        .find_iter(back)
+        .last()
+        .and_then(|m| class_at(back, m))
+        .or_else(|| ROLE_RE.find(same).and_then(|m| class_at(same, m)))
+        .or_else(|| ROLE_RE.find(next).and_then(|m| class_at(next, m)));
+    let label = LABEL_RE
+        .find_iter(back)
+        .last()
+        .and_then(|m| captures_of(&LABEL_RE, back, m))
         .and_then(|c| label_of(&c))
-        .or_else(|| LABEL_RE.captures(same).and_then(|c| label_of(&c)));
+        .or_else(|| {
+            LABEL_RE
+                .find(same)
+                .and_then(|m| captures_of(&LABEL_RE, same, m))
+                .and_then(|c| label_of(&c))
+        });
     (class, label)
 }
 
-/// The groups of the last match: matches are found on the fast path and
-/// only the last one is re-run for its groups.
-fn last_captures<'h>(re: &Regex, hay: &'h str) -> Option<regex::Captures<'h>> {
-    let m = re.find_iter(hay).last()?;
+/// The groups of match `m`: matches are found on the fast path and only the
+/// one needed is re-run for its groups.
+fn captures_of<'h>(re: &Regex, hay: &'h str, m: regex::Match<'h>) -> Option<regex::Captures<'h>> {
     re.captures_at(hay, m.start())
 }
 
@@ -2126,10 +2285,7 @@ fn resolve(p: &Point, year: i32, text: &str, ctx: &DateContext) -> Option<DatePo
 }
 
 fn extract_clean(text: &str, ctx: &DateContext, elements: &[TimeElement]) -> Vec<FoundDate> {
-    let sc = Scan {
-        text,
-        toks: tokenize(text),
-    };
+    let sc = Scan::new(text);
     let (mut items, pendings) = scan_points(&sc);
     if !elements.is_empty() {
         items.retain(|it| {

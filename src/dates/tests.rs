@@ -1793,88 +1793,91 @@ fn an_empty_time_element_still_gives_its_instant() {
     assert_eq!(f[0].point.zone, "Etc/GMT-2");
 }
 
+/// Pieces of the grammar the random tests mix: odd mixtures of digits,
+/// separators, multibyte letters and markup.
+const FRAGMENT_PARTS: &[&str] = &[
+    "1",
+    "12",
+    "2025",
+    "31",
+    "0",
+    "99",
+    "-",
+    "–",
+    "/",
+    ".",
+    ":",
+    ",",
+    "(",
+    ")",
+    "'",
+    "’",
+    " ",
+    "\n",
+    "é",
+    "É",
+    "<",
+    ">",
+    "<time datetime=\"2025-01-01T10:00:00+02:00\">",
+    "</time>",
+    "<p>",
+    "<script>",
+    "&nbsp;",
+    "&",
+    "T",
+    "Z",
+    "+",
+    "h",
+    "heures",
+    "midi",
+    "minuit",
+    "noon",
+    "pm",
+    "p",
+    "m",
+    "mars",
+    "May",
+    "may",
+    "févr",
+    "sept",
+    "fin",
+    "mi",
+    "début",
+    "end",
+    "of",
+    "au",
+    "to",
+    "jusqu",
+    "le",
+    "jeudi",
+    "CET",
+    "GMT",
+    "UTC",
+    "ET",
+    "heure",
+    "de",
+    "Paris",
+    "time",
+    "local",
+    "Europe",
+    "Madrid",
+    "annually",
+    "deadline",
+    "publié",
+    "webinar",
+    "opens",
+    "step",
+    "I",
+    "th",
+    "er",
+    "🙂",
+    "\u{a0}",
+];
+
 #[test]
 fn random_fragments_never_panic_and_keep_the_invariants() {
     // Deterministic xorshift over pieces of the grammar: odd mixtures of
     // digits, separators, multibyte letters and markup.
-    let parts = [
-        "1",
-        "12",
-        "2025",
-        "31",
-        "0",
-        "99",
-        "-",
-        "–",
-        "/",
-        ".",
-        ":",
-        ",",
-        "(",
-        ")",
-        "'",
-        "’",
-        " ",
-        "\n",
-        "é",
-        "É",
-        "<",
-        ">",
-        "<time datetime=\"2025-01-01T10:00:00+02:00\">",
-        "</time>",
-        "<p>",
-        "<script>",
-        "&nbsp;",
-        "&",
-        "T",
-        "Z",
-        "+",
-        "h",
-        "heures",
-        "midi",
-        "minuit",
-        "noon",
-        "pm",
-        "p",
-        "m",
-        "mars",
-        "May",
-        "may",
-        "févr",
-        "sept",
-        "fin",
-        "mi",
-        "début",
-        "end",
-        "of",
-        "au",
-        "to",
-        "jusqu",
-        "le",
-        "jeudi",
-        "CET",
-        "GMT",
-        "UTC",
-        "ET",
-        "heure",
-        "de",
-        "Paris",
-        "time",
-        "local",
-        "Europe",
-        "Madrid",
-        "annually",
-        "deadline",
-        "publié",
-        "webinar",
-        "opens",
-        "step",
-        "I",
-        "th",
-        "er",
-        "🙂",
-        "\u{a0}",
-    ];
     let c = ctx(EN, P, "2025-06-01");
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = || {
@@ -1887,7 +1890,7 @@ fn random_fragments_never_panic_and_keep_the_invariants() {
         let n = (next() % 20) as usize + 1;
         let mut s = String::new();
         for _ in 0..n {
-            s.push_str(parts[(next() % parts.len() as u64) as usize]);
+            s.push_str(FRAGMENT_PARTS[(next() % FRAGMENT_PARTS.len() as u64) as usize]);
             if next() % 3 == 0 {
                 s.push(' ');
             }
@@ -1942,7 +1945,7 @@ fn starter_lookup_matches_the_vocabulary_test() {
             if path.is_dir() {
                 dirs.push(path);
             } else if let Ok(text) = std::fs::read_to_string(&path) {
-                for t in tokenize(&text).iter().filter(|t| t.kind == Kind::Word) {
+                for t in tokenize(&text).0.iter().filter(|t| t.kind == Kind::Word) {
                     words.push(text[t.start..t.end].to_owned());
                 }
             }
@@ -2068,7 +2071,7 @@ fn tokenizer_matches_the_reference() {
     }
     assert!(texts.len() > 20, "fixtures not found");
     for text in &texts {
-        assert_eq!(tokenize(text), tokenize_reference(text));
+        assert_eq!(tokenize(text).0, tokenize_reference(text));
     }
 }
 
@@ -2117,7 +2120,7 @@ fn word_sets_answer_as_their_lists() {
     }
     words.extend(["İ", "K", "\u{212a}", "ÉME", "Ème", "_", "a_", "AM", "Pm"].map(String::from));
     for text in fixture_texts() {
-        for t in tokenize(&text).iter().filter(|t| t.kind == Kind::Word) {
+        for t in tokenize(&text).0.iter().filter(|t| t.kind == Kind::Word) {
             words.push(text[t.start..t.end].to_owned());
         }
     }
@@ -2152,9 +2155,10 @@ fn fixture_texts() -> Vec<String> {
     out
 }
 
-/// Skipping inert numbers changes nothing the scanner finds: same points,
-/// ranges and pending times with and without the shortcut, on every
-/// fixture, every table phrase and odd number contexts.
+/// Skipping inert numbers and visiting only the tokenizer's candidates
+/// change nothing the scanner finds: same points, ranges and pending times
+/// as a scan of every token without the shortcut, on every fixture, every
+/// table phrase and odd number contexts.
 #[test]
 fn inert_numbers_are_skipped_exactly() {
     let mut texts = fixture_texts();
@@ -2171,12 +2175,16 @@ fn inert_numbers_are_skipped_exactly() {
         .map(String::from),
     );
     for text in &texts {
-        let sc = Scan {
+        let sc = Scan::new(text);
+        // The reference visits every token, as the scanner did before it
+        // kept a list of candidates.
+        let every = Scan {
             text,
-            toks: tokenize(text),
+            toks: sc.toks.clone(),
+            cands: (0..sc.toks.len() as u32).collect(),
         };
         let (fast_items, fast_pending) = scan_points_with(&sc, true);
-        let (slow_items, slow_pending) = scan_points_with(&sc, false);
+        let (slow_items, slow_pending) = scan_points_with(&every, false);
         assert_eq!(
             format!("{fast_items:?} {fast_pending:?}"),
             format!("{slow_items:?} {slow_pending:?}"),
@@ -2184,4 +2192,92 @@ fn inert_numbers_are_skipped_exactly() {
             &text[..text.len().min(120)]
         );
     }
+}
+
+/// The mask-driven tokenizer and the candidate list change nothing, on long
+/// random mixtures of the grammar's pieces (every 64-byte boundary of the
+/// masks falls somewhere inside a token).
+#[test]
+fn random_fragments_tokenize_and_scan_as_the_references() {
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..5_000 {
+        let n = (next() % 120) as usize + 1;
+        let mut s = String::new();
+        for _ in 0..n {
+            s.push_str(FRAGMENT_PARTS[(next() % FRAGMENT_PARTS.len() as u64) as usize]);
+            if next() % 3 == 0 {
+                s.push(' ');
+            }
+        }
+        let sc = Scan::new(&s);
+        assert_eq!(sc.toks, tokenize_reference(&s), "{s:?}");
+        let every = Scan {
+            text: &s,
+            toks: sc.toks.clone(),
+            cands: (0..sc.toks.len() as u32).collect(),
+        };
+        assert_eq!(
+            format!("{:?}", scan_points_with(&sc, true)),
+            format!("{:?}", scan_points_with(&every, false)),
+            "{s:?}"
+        );
+    }
+}
+
+/// `class_at` names the class the role regex's own groups name, for every
+/// match in the fixtures, the table phrases and each of their lines (a
+/// window starts at a line start, where the `^` branch applies).
+#[test]
+fn role_classes_match_the_capture_groups() {
+    let groups = ROLE_KEYWORDS
+        .iter()
+        .enumerate()
+        .map(|(n, (_, k))| format!("(?P<g{n}>{k})"))
+        .collect::<Vec<_>>()
+        .join("|");
+    let reference = Regex::new(&format!(
+        r"(?i)(?:^|[^\p{{L}}\p{{N}}_])(?:{groups})(?:[^\p{{L}}\p{{N}}_]|$)"
+    ))
+    .unwrap();
+    let mut texts = fixture_texts();
+    texts.extend(REAL.iter().map(|r| r.0.to_owned()));
+    texts.extend(RULES.iter().map(|r| r.0.to_owned()));
+    texts.extend(
+        [
+            "-published 3 May",
+            "publication ouverte du 1er au 3 mai",
+            "Clôture: 3 mai; ouverte deadline",
+            "à partir du 3 mai",
+            "info days webinar opens closes",
+            "’Deadline’ «clôture» (Opening)",
+        ]
+        .map(String::from),
+    );
+    let lines: Vec<String> = texts
+        .iter()
+        .flat_map(|t| t.lines().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    texts.extend(lines);
+    let mut seen = [0usize; 4];
+    for text in &texts {
+        for m in ROLE_RE.find_iter(text) {
+            let c = reference.captures_at(text, m.start()).unwrap();
+            let n = (0..4).find(|n| c.name(&format!("g{n}")).is_some()).unwrap();
+            seen[n] += 1;
+            assert_eq!(
+                class_at(text, m),
+                Some(ROLE_KEYWORDS[n].0),
+                "{:?} in {:?}",
+                m.as_str(),
+                &text[floor_char(text, m.start().saturating_sub(40))..ceil_char(text, m.end() + 40)]
+            );
+        }
+    }
+    assert!(seen.iter().all(|&n| n > 0), "every class was compared: {seen:?}");
 }

@@ -24,10 +24,7 @@ pub mod feed;
 pub mod html;
 pub mod text;
 
-use std::sync::LazyLock;
-
 use chrono::{DateTime, Utc};
-use regex::Regex;
 
 use crate::config::Source;
 use crate::dates::{self, DateContext};
@@ -151,33 +148,96 @@ pub fn keep_item(source: &Source, title: &str, summary: &str) -> bool {
     included && !excluded
 }
 
-/// EU topic identifiers: a programme prefix, then at least three characters
-/// of letters, digits and dashes. Real identifiers have lowercase parts
-/// (`HORIZON-MISS-2027-05-SOIL-01-two-stage`, `HORIZON-JU-CBE-2026-IAFlag-02`
-/// in sedia_search_response_horizon_subset.json).
-static EU_IDENTIFIER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"\b(?:HORIZON|ERASMUS|CREA|DIGITAL|CERV|LIFE|EU4H|ERC|EIC|SMP|EURATOM|EDF|CEF|I3|JTM|ESF|ISF|EMFAF|INNOVFUND|JUST|SOCPL|ESC|PPPA|RENEWFM|EUBA)-[A-Za-z0-9][A-Za-z0-9-]{2,}",
-    )
-    .expect("invariant: the identifier pattern is a valid regex")
-});
+/// The programme prefixes of EU topic and call identifiers.
+const EU_PREFIXES: &[&str] = &[
+    "HORIZON",
+    "ERASMUS",
+    "CREA",
+    "DIGITAL",
+    "CERV",
+    "LIFE",
+    "EU4H",
+    "ERC",
+    "EIC",
+    "SMP",
+    "EURATOM",
+    "EDF",
+    "CEF",
+    "I3",
+    "JTM",
+    "ESF",
+    "ISF",
+    "EMFAF",
+    "INNOVFUND",
+    "JUST",
+    "SOCPL",
+    "ESC",
+    "PPPA",
+    "RENEWFM",
+    "EUBA",
+];
 
-/// A year inside an identifier: every real topic identifier carries one
-/// (`ERC-2025-STG`, `DIGITAL-2023-SKILLS-04-…`), while prose such as
-/// "ERC-funded" (euraxess_jobs_search_results.html) does not.
-static YEAR: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"20\d\d").expect("invariant: the year pattern is a valid regex"));
+/// Longest of [`EU_PREFIXES`] (`INNOVFUND`).
+const EU_PREFIX_MAX: usize = 9;
 
 /// EU topic and call identifiers quoted in `text`, in order, without
 /// duplicates, for cross-source deduplication (normalize's `eu:` keys).
+///
+/// An identifier is a whole word of [`EU_PREFIXES`], a dash, then at least
+/// three letters, digits and dashes. Real identifiers have lowercase parts
+/// (`HORIZON-MISS-2027-05-SOIL-01-two-stage`, `HORIZON-JU-CBE-2026-IAFlag-02`
+/// in sedia_search_response_horizon_subset.json). The definition is the
+/// regex `\b(?:HORIZON|…)-[A-Za-z0-9][A-Za-z0-9-]{2,}` (the test compares
+/// them); this scanner from dash to dash finds the same matches without it:
+/// that regex, whose Unicode `\b` sends the regex crate to a backtracker on
+/// non-ASCII text, was a tenth of feed extraction in benches/extract.rs,
+/// where every paragraph quotes an identifier.
 pub fn eu_identifiers(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
     let mut out: Vec<String> = Vec::new();
-    for m in EU_IDENTIFIER.find_iter(text) {
-        let id = m.as_str().trim_end_matches('-');
-        if !YEAR.is_match(id) {
+    let mut from = 0;
+    while let Some(p) = memchr::memchr(b'-', &b[from..]) {
+        let dash = from + p;
+        from = dash + 1;
+        // The word before the dash must be a prefix, whole: walk back over
+        // what a prefix is made of, then the character before must not be
+        // a word character (Unicode `\w`, as the regex crate's `\b`).
+        let mut start = dash;
+        while start > 0
+            && dash - start < EU_PREFIX_MAX
+            && matches!(b[start - 1], b'A'..=b'Z' | b'0'..=b'9')
+        {
+            start -= 1;
+        }
+        if !EU_PREFIXES.contains(&&text[start..dash])
+            || text[..start]
+                .chars()
+                .next_back()
+                .is_some_and(regex_syntax::is_word_character)
+        {
             continue;
         }
-        if !out.iter().any(|x| x.eq_ignore_ascii_case(id)) {
+        let rest = &b[dash + 1..];
+        if !rest.first().is_some_and(u8::is_ascii_alphanumeric) {
+            continue;
+        }
+        let more = rest[1..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'-')
+            .count();
+        if more < 2 {
+            continue;
+        }
+        let end = dash + 2 + more;
+        from = end;
+        let id = text[start..end].trim_end_matches('-');
+        // A year inside: every real topic identifier carries one
+        // (`ERC-2025-STG`, `DIGITAL-2023-SKILLS-04-…`), while prose such as
+        // "ERC-funded" (euraxess_jobs_search_results.html) does not.
+        let has_year = id.as_bytes().windows(4).any(|w| {
+            w[0] == b'2' && w[1] == b'0' && w[2].is_ascii_digit() && w[3].is_ascii_digit()
+        });
+        if has_year && !out.iter().any(|x| x.eq_ignore_ascii_case(id)) {
             out.push(id.to_owned());
         }
     }
@@ -242,6 +302,7 @@ mod tests {
     use super::*;
     use crate::config::SourceKind;
     use crate::model::Language;
+    use regex::Regex;
 
     #[test]
     fn identifiers_are_found_and_prose_is_not() {
@@ -264,10 +325,78 @@ mod tests {
                 &["ERC-2025-STG", "ERASMUS-EDU-2025-PI-ALL-INNO"],
             ),
             ("XHORIZON-CL4-2024-X is glued", &[]),
+            // A glued prefix hides no later identifier.
+            ("XHORIZON-CL4-ERC-2025-STG", &["ERC-2025-STG"]),
+            ("éERC-2025-STG _ERC-2026-STG ٣ERC-2027-STG", &[]),
+            (
+                "«ERC-2025-STG» (EIC-2026-PATHFINDER)",
+                &["ERC-2025-STG", "EIC-2026-PATHFINDER"],
+            ),
         ];
         for (text, want) in table {
             assert_eq!(eu_identifiers(text), *want, "{text}");
         }
+    }
+
+    /// The scanner finds what the defining regex finds, on every fixture
+    /// and on the real samples when they are there.
+    #[test]
+    fn identifier_scanner_matches_the_defining_regex() {
+        let reference = Regex::new(&format!(
+            r"\b(?:{})-[A-Za-z0-9][A-Za-z0-9-]{{2,}}",
+            EU_PREFIXES.join("|")
+        ))
+        .expect("valid");
+        let year = Regex::new(r"20\d\d").expect("valid");
+        let old = |text: &str| {
+            let mut out: Vec<String> = Vec::new();
+            for m in reference.find_iter(text) {
+                let id = m.as_str().trim_end_matches('-');
+                if year.is_match(id) && !out.iter().any(|x| x.eq_ignore_ascii_case(id)) {
+                    out.push(id.to_owned());
+                }
+            }
+            out
+        };
+        let mut texts: Vec<String> = [
+            "XHORIZON-CL4-ERC-2025-STG",
+            "HORIZON-CL4-2024-HUMAN-03HORIZON-CL4-2025-X",
+            "ÉERASMUS-EDU-2025-PI é-ERC-2025-STG ERC-2025-STG-éERC-2026",
+            "a_EIC-2026-X 1EIC-2026-Y -EIC-2026-Z EIC-20 EIC-2026 EIC--2026 EIC-a-2026-",
+            "INNOVFUND-2026-LSC XINNOVFUND-2026-LSC I3-2026-CAP EI3-2026-CAP",
+            "ERC-2025-STG-ERC-2026-COG, ERC-2020, ERC-2020-",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        for dir in ["tests/fixtures", "../shared/fixtures/real"] {
+            match walk_files(std::path::Path::new(dir)) {
+                Ok(walk) => texts.extend(walk),
+                Err(_) => eprintln!("{dir} is absent: compared on the other texts only"),
+            }
+        }
+        let mut found = 0;
+        for t in &texts {
+            let want = old(t);
+            found += want.len();
+            assert_eq!(eu_identifiers(t), want, "{}", &t[..t.len().min(80)]);
+        }
+        assert!(
+            found > 20,
+            "the texts hold identifiers to compare ({found})"
+        );
+    }
+
+    fn walk_files(dir: &std::path::Path) -> std::io::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir)? {
+            let p = e?.path();
+            if p.is_dir() {
+                out.extend(walk_files(&p)?);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                out.push(String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+        Ok(out)
     }
 
     #[test]
