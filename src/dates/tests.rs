@@ -2128,6 +2128,11 @@ fn word_sets_answer_as_their_lists() {
         let want = Lower::of(w).is_some_and(|l| after.contains(&l.as_str()));
         assert_eq!(AFTER_NUMBER.contains(w), want, "{w:?}");
     }
+    // The tables stay at most half full, so that probes end soon.
+    for set in [&*STARTERS, &*AFTER_NUMBER] {
+        let used = set.packed.iter().filter(|k| **k != 0).count();
+        assert!(used > 20 && used <= SLOTS / 2, "{used} of {SLOTS} slots");
+    }
 }
 
 /// Every text file of the fixtures (real samples too when present).

@@ -62,10 +62,13 @@ pub fn extract(
     let mut out = Extracted::default();
     for (n, entry) in feed.entries.iter().enumerate() {
         let guid = entry.id.trim();
-        let label = if guid.is_empty() {
-            format!("item {}", n + 1)
-        } else {
-            format!("item {} ({guid})", n + 1)
+        // Named only in problems: built when one is reported.
+        let label = || {
+            if guid.is_empty() {
+                format!("item {}", n + 1)
+            } else {
+                format!("item {} ({guid})", n + 1)
+            }
         };
         let link = entry_link(entry)
             .map(str::to_owned)
@@ -81,7 +84,7 @@ pub fn extract(
             .unwrap_or_default();
         if title.is_empty() && link.is_none() {
             out.problems.push(ExtractProblem::new(
-                label,
+                label(),
                 "entry has neither a title nor a link; skipped",
             ));
             continue;
@@ -115,7 +118,7 @@ pub fn extract(
             Some(l) => l,
             None => {
                 out.problems.push(ExtractProblem::new(
-                    format!("{label}: {title}"),
+                    format!("{}: {title}", label()),
                     "entry has no link; kept without a URL",
                 ));
                 String::new()
@@ -123,7 +126,9 @@ pub fn extract(
         };
         // The words a deadline can be in: title, then the description and
         // the content when they differ.
-        let mut words = title.clone();
+        let mut words =
+            String::with_capacity(title.len() + summary_text.len() + content_text.len() + 4);
+        words.push_str(&title);
         for part in [&summary_text, &content_text] {
             if !part.is_empty() && !words.contains(part.as_str()) {
                 words.push_str("\n\n");

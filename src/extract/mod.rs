@@ -210,10 +210,15 @@ pub fn eu_identifiers(text: &str) -> Vec<String> {
             start -= 1;
         }
         if !EU_PREFIXES.contains(&&text[start..dash])
-            || text[..start]
-                .chars()
-                .next_back()
-                .is_some_and(regex_syntax::is_word_character)
+            || text[..start].chars().next_back().is_some_and(|c| {
+                // Unicode `\w` restricted to ASCII is `[0-9A-Za-z_]`: the
+                // table lookup is for the rest.
+                if c.is_ascii() {
+                    c.is_ascii_alphanumeric() || c == '_'
+                } else {
+                    regex_syntax::is_word_character(c)
+                }
+            })
         {
             continue;
         }
