@@ -294,20 +294,45 @@ enum Kind {
     Punct(char),
 }
 
+/// A token: 20 bytes, so that the tokens of a long description stay small
+/// (offsets are `u32`: [`tokenize`] reads at most [`MAX_TEXT`] bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Tok {
     kind: Kind,
-    start: usize,
-    end: usize,
+    lo: u32,
+    hi: u32,
     /// Value of a number (saturating), 0 otherwise.
     num: u32,
     /// A line break lies between the previous token and this one.
     nl: bool,
 }
 
+/// Longest text the tokenizer reads (4 GiB, far above any body fundwatch
+/// accepts: `max_body` defaults to 20 MB); the rest is ignored.
+const MAX_TEXT: usize = u32::MAX as usize;
+
 impl Tok {
+    fn new(kind: Kind, start: usize, end: usize, num: u32, nl: bool) -> Tok {
+        // Offsets below MAX_TEXT: `tokenize` stops there.
+        Tok {
+            kind,
+            lo: u32::try_from(start).unwrap_or(u32::MAX),
+            hi: u32::try_from(end).unwrap_or(u32::MAX),
+            num,
+            nl,
+        }
+    }
+
+    fn start(&self) -> usize {
+        self.lo as usize
+    }
+
+    fn end(&self) -> usize {
+        self.hi as usize
+    }
+
     fn digits(&self) -> usize {
-        self.end - self.start
+        self.end() - self.start()
     }
 }
 
@@ -448,6 +473,7 @@ impl ByteMasks {
 /// The tokens of `text`, and the indices of those the scanner must look at
 /// (see [`Scan::cands`]).
 fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
+    let text = &text[..floor_char(text, text.len().min(MAX_TEXT))];
     let b = text.as_bytes();
     let masks = ByteMasks::of(b);
     let starters = &*STARTERS;
@@ -474,13 +500,7 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
                     n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
                 });
                 cands.push(toks.len() as u32);
-                toks.push(Tok {
-                    kind: Kind::Num,
-                    start,
-                    end: i,
-                    num,
-                    nl,
-                });
+                toks.push(Tok::new(Kind::Num, start, i, num, nl));
             }
             class => {
                 if let Some(w) = letter_at(text, i) {
@@ -506,13 +526,7 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
                     {
                         cands.push(toks.len() as u32);
                     }
-                    toks.push(Tok {
-                        kind: Kind::Word,
-                        start,
-                        end: i,
-                        num: 0,
-                        nl,
-                    });
+                    toks.push(Tok::new(Kind::Word, start, i, 0, nl));
                 } else {
                     let ch = if class == ByteClass::Punct {
                         char::from(c)
@@ -524,13 +538,7 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
                         continue;
                     }
                     let end = i + ch.len_utf8();
-                    toks.push(Tok {
-                        kind: Kind::Punct(ch),
-                        start: i,
-                        end,
-                        num: 0,
-                        nl,
-                    });
+                    toks.push(Tok::new(Kind::Punct(ch), i, end, 0, nl));
                     i = end;
                 }
             }
@@ -610,14 +618,14 @@ impl<'a> Scan<'a> {
         if t.kind != Kind::Word {
             return None;
         }
-        Lower::of(&self.text[t.start..t.end])
+        Lower::of(&self.text[t.start()..t.end()])
     }
 
     fn is_word(&self, i: usize, options: &[&str]) -> bool {
         let Some(t) = self.toks.get(i).filter(|t| t.kind == Kind::Word) else {
             return false;
         };
-        let raw = &self.text[t.start..t.end];
+        let raw = &self.text[t.start()..t.end()];
         // Lowercasing keeps the byte length of the letters used here, so a
         // length check first avoids most comparisons.
         options.iter().any(|o| {
@@ -641,11 +649,13 @@ impl<'a> Scan<'a> {
             && self
                 .toks
                 .get(i)
-                .is_some_and(|t| t.start == self.toks[i - 1].end)
+                .is_some_and(|t| t.start() == self.toks[i - 1].end())
     }
 
     fn raw(&self, i: usize) -> &str {
-        self.toks.get(i).map_or("", |t| &self.text[t.start..t.end])
+        self.toks
+            .get(i)
+            .map_or("", |t| &self.text[t.start()..t.end()])
     }
 }
 
@@ -975,7 +985,7 @@ impl Scan<'_> {
             }
         }
         let (mut p, mut k) = self.core(j)?;
-        p.start = self.toks[i].start;
+        p.start = self.toks[i].start();
         if p.fixed.is_none() && p.day.is_some() {
             if let Some((clock, k2)) = self.clock(k, true) {
                 p.clock = Some(clock);
@@ -994,7 +1004,7 @@ impl Scan<'_> {
                 k += 1;
             }
         }
-        p.end = self.toks[k - 1].end;
+        p.end = self.toks[k - 1].end();
         Some((p, k))
     }
 
@@ -1030,7 +1040,7 @@ impl Scan<'_> {
             .num(i + 4)
             .filter(|t| t.digits() <= 2 && self.adjacent(i + 4))?;
         let date = NaiveDate::from_ymd_opt(y.num as i32, m.num, d.num)?;
-        let mut p = Point::new(y.start, d.end, Some(y.num as i32), m.num, Some(d.num));
+        let mut p = Point::new(y.start(), d.end(), Some(y.num as i32), m.num, Some(d.num));
         let mut k = i + 5;
         // `T` and a time glued to the date.
         if self.adjacent(k)
@@ -1133,7 +1143,7 @@ impl Scan<'_> {
         };
         NaiveDate::from_ymd_opt(year, month, day)?;
         Some((
-            Point::new(a.start, y.end, Some(year), month, Some(day)),
+            Point::new(a.start(), y.end(), Some(year), month, Some(day)),
             i + 5,
         ))
     }
@@ -1202,7 +1212,7 @@ impl Scan<'_> {
                 (m, k2)
             }
         };
-        let mut p = Point::new(d.start, 0, None, month, Some(d.num));
+        let mut p = Point::new(d.start(), 0, None, month, Some(d.num));
         let mut k = k2;
         if let Some((y, k3)) = self.year_at(k) {
             NaiveDate::from_ymd_opt(y, month, d.num)?;
@@ -1211,7 +1221,7 @@ impl Scan<'_> {
         } else if NaiveDate::from_ymd_opt(2024, month, d.num).is_none() {
             return None;
         }
-        p.end = self.toks[k - 1].end;
+        p.end = self.toks[k - 1].end();
         Some((p, k))
     }
 
@@ -1239,7 +1249,7 @@ impl Scan<'_> {
         }
         let (month, mut k2) = self.month_word(k, true)?;
         let month_tok = k;
-        let mut p = Point::new(self.toks[i].start, 0, None, month, None);
+        let mut p = Point::new(self.toks[i].start(), 0, None, month, None);
         // `31 April 2025` was refused as a day: do not fall back to the
         // month alone.
         let after_day = i > 0
@@ -1265,7 +1275,7 @@ impl Scan<'_> {
                         k2 = k4;
                     }
                     NaiveDate::from_ymd_opt(p.year.unwrap_or(2024), month, d.num)?;
-                    p.end = self.toks[k2 - 1].end;
+                    p.end = self.toks[k2 - 1].end();
                     return Some((p, k2));
                 }
             }
@@ -1280,7 +1290,7 @@ impl Scan<'_> {
                 return None;
             }
         }
-        p.end = self.toks[k2 - 1].end;
+        p.end = self.toks[k2 - 1].end();
         Some((p, k2))
     }
 
@@ -1551,7 +1561,7 @@ impl Scan<'_> {
             {
                 end += 2;
             }
-            let name = &self.text[self.toks[k].start..self.toks[end - 1].end];
+            let name = &self.text[self.toks[k].start()..self.toks[end - 1].end()];
             if let Ok(tz) = Tz::from_str(name) {
                 return Some((ZoneSpec::Tz(tz), close(end)));
             }
@@ -1616,7 +1626,7 @@ impl Scan<'_> {
             if s == after {
                 return None;
             }
-            days.push((t.num, t.start, self.toks[after - 1].end));
+            days.push((t.num, t.start(), self.toks[after - 1].end()));
             if days.len() > 8 {
                 return None;
             }
@@ -1863,13 +1873,13 @@ fn inert_number(sc: &Scan<'_>, i: usize) -> bool {
     let then = sc.toks.get(i + 2);
     match next.kind {
         Kind::Num => true,
-        Kind::Word => !AFTER_NUMBER.contains(&sc.text[next.start..next.end]),
+        Kind::Word => !AFTER_NUMBER.contains(&sc.text[next.start()..next.end()]),
         Kind::Punct('/' | '.' | ':') => then.is_none_or(|t| t.kind != Kind::Num),
         Kind::Punct('-' | '–' | '—') => then.is_none_or(|t| match t.kind {
             Kind::Num => false,
             Kind::Punct(_) => true,
             Kind::Word => {
-                let raw = &sc.text[t.start..t.end];
+                let raw = &sc.text[t.start()..t.end()];
                 !(is_starter(raw)
                     || Lower::of(raw).is_some_and(|w| matches!(w.as_str(), "le" | "the")))
             }
@@ -1901,7 +1911,7 @@ fn scan_points_with(sc: &Scan<'_>, skip_inert: bool) -> (Vec<Item>, Vec<Pending>
         let candidate = match t.kind {
             Kind::Num => !(skip_inert && inert_number(sc, i)),
             Kind::Word => {
-                t.end - t.start <= STARTER_MAX_BYTES && is_starter(&sc.text[t.start..t.end])
+                t.end() - t.start() <= STARTER_MAX_BYTES && is_starter(&sc.text[t.start()..t.end()])
             }
             Kind::Punct(_) => false,
         };
@@ -1942,7 +1952,13 @@ fn scan_points_with(sc: &Scan<'_>, skip_inert: bool) -> (Vec<Item>, Vec<Pending>
                 && let Some((b, k2)) = sc.range_tail(k, false)
                 && b.day.is_some_and(|bd| bd > t.num)
             {
-                let a = Point::new(t.start, sc.toks[k - 1].end, b.year, b.month, Some(t.num));
+                let a = Point::new(
+                    t.start(),
+                    sc.toks[k - 1].end(),
+                    b.year,
+                    b.month,
+                    Some(t.num),
+                );
                 items.push(Item {
                     point: a,
                     range: RangePos::Start,
@@ -1975,7 +1991,7 @@ fn scan_points_with(sc: &Scan<'_>, skip_inert: bool) -> (Vec<Item>, Vec<Pending>
                 None => (None, k),
             };
             pendings.push(Pending {
-                end: sc.toks[k - 1].end,
+                end: sc.toks[k - 1].end(),
                 clock,
                 zone,
             });

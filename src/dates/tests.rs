@@ -1946,7 +1946,7 @@ fn starter_lookup_matches_the_vocabulary_test() {
                 dirs.push(path);
             } else if let Ok(text) = std::fs::read_to_string(&path) {
                 for t in tokenize(&text).0.iter().filter(|t| t.kind == Kind::Word) {
-                    words.push(text[t.start..t.end].to_owned());
+                    words.push(text[t.start()..t.end()].to_owned());
                 }
             }
         }
@@ -1997,13 +1997,7 @@ fn tokenize_reference(text: &str) -> Vec<Tok> {
                     .saturating_add(u32::from(b[i] - b'0'));
                 i += 1;
             }
-            toks.push(Tok {
-                kind: Kind::Num,
-                start,
-                end: i,
-                num,
-                nl,
-            });
+            toks.push(Tok::new(Kind::Num, start, i, num, nl));
         } else if let Some(w) = is_letter_at(i) {
             let start = i;
             i += w;
@@ -2013,13 +2007,7 @@ fn tokenize_reference(text: &str) -> Vec<Tok> {
                     None => break,
                 }
             }
-            toks.push(Tok {
-                kind: Kind::Word,
-                start,
-                end: i,
-                num: 0,
-                nl,
-            });
+            toks.push(Tok::new(Kind::Word, start, i, 0, nl));
         } else {
             let ch = if c < 0x80 { char::from(c) } else { char_at(i) };
             if ch.is_whitespace() {
@@ -2027,13 +2015,7 @@ fn tokenize_reference(text: &str) -> Vec<Tok> {
                 continue;
             }
             let end = i + ch.len_utf8();
-            toks.push(Tok {
-                kind: Kind::Punct(ch),
-                start: i,
-                end,
-                num: 0,
-                nl,
-            });
+            toks.push(Tok::new(Kind::Punct(ch), i, end, 0, nl));
             i = end;
         }
         nl = false;
@@ -2121,7 +2103,7 @@ fn word_sets_answer_as_their_lists() {
     words.extend(["İ", "K", "\u{212a}", "ÉME", "Ème", "_", "a_", "AM", "Pm"].map(String::from));
     for text in fixture_texts() {
         for t in tokenize(&text).0.iter().filter(|t| t.kind == Kind::Word) {
-            words.push(text[t.start..t.end].to_owned());
+            words.push(text[t.start()..t.end()].to_owned());
         }
     }
     for w in &words {
@@ -2280,9 +2262,13 @@ fn role_classes_match_the_capture_groups() {
                 Some(ROLE_KEYWORDS[n].0),
                 "{:?} in {:?}",
                 m.as_str(),
-                &text[floor_char(text, m.start().saturating_sub(40))..ceil_char(text, m.end() + 40)]
+                &text
+                    [floor_char(text, m.start().saturating_sub(40))..ceil_char(text, m.end() + 40)]
             );
         }
     }
-    assert!(seen.iter().all(|&n| n > 0), "every class was compared: {seen:?}");
+    assert!(
+        seen.iter().all(|&n| n > 0),
+        "every class was compared: {seen:?}"
+    );
 }
