@@ -1876,7 +1876,20 @@ fn inert_number(sc: &Scan<'_>, i: usize) -> bool {
         Kind::Word => !AFTER_NUMBER.contains(&sc.text[next.start()..next.end()]),
         Kind::Punct('/' | '.' | ':') => then.is_none_or(|t| t.kind != Kind::Num),
         Kind::Punct('-' | '–' | '—') => then.is_none_or(|t| match t.kind {
-            Kind::Num => false,
+            // After a dash, a number of three digits or more can only go on
+            // as an ISO date's year (`4-2026-05-06`: the 4th to 6 May), which
+            // needs a number two tokens later; without one (`CL4-2026-TWIN`,
+            // the topic codes quoted in every EU description) no reading
+            // starts here: `iso`, `numeric`, `day_month` and `day_list`
+            // need a short number or a word after it, and `clock_at` an hour
+            // mark.
+            Kind::Num => {
+                t.digits() >= 3
+                    && sc
+                        .toks
+                        .get(i + 4)
+                        .is_none_or(|after| after.kind != Kind::Num)
+            }
             Kind::Punct(_) => true,
             Kind::Word => {
                 let raw = &sc.text[t.start()..t.end()];

@@ -2158,6 +2158,9 @@ fn inert_numbers_are_skipped_exactly() {
             "9 am 10pm 11 p.m. 12 noon 1-15 March 2024 du 1er au 15 mars jusqu'au 3 avril 17 Ème",
             "2024-05-06 06/05/2024 6.5.2024 6-5-2024 12:00 12.00 24 hours 3 hrs 4 Uhr 5 AM",
             "1 2 3 4\n5\n6 Mars 7 MARS 8 février 9 FÉVRIER 10 août 11 the 12 le 13 of 14 thru 15",
+            "HORIZON-CL4-2026-TWIN-08, 4-2026-05-06, 4 - 2026-05-06, 4-2026/05/06, 12-123-4 31-2026",
+            "du 4-2026-5-6 au 7–2026–05–09 ou 3—2025-12-31T10:00:00Z; 5-100 6-1000 7-10000-8",
+            "1-15 March. 3-4 mai, 2-3 juin 2026 5–12-2026 6-12-2026 du 7-9 avril",
         ]
         .map(String::from),
     );
