@@ -1232,8 +1232,7 @@ impl Scan<'_> {
         let mut qualified = false;
         if let Some(w) = self.word(k) {
             match w.as_str() {
-                "fin" | "début" | "debut" | "courant" | "mid" | "early" | "late" | "mi" | "en"
-                | "in" => {
+                q if QUALIFIERS.contains(&q) => {
                     k += 1;
                     if self.is_punct(k, &['-']) {
                         k += 1;
@@ -1901,6 +1900,32 @@ fn inert_number(sc: &Scan<'_>, i: usize) -> bool {
     }
 }
 
+/// The qualifiers `month_first` reads before a month (`fin mars`, `mi-mai`,
+/// `en juin 2025`) that are nothing else: neither a month, nor a weekday,
+/// nor a clock word.
+const QUALIFIERS: &[&str] = &[
+    "fin", "début", "debut", "courant", "mid", "early", "late", "mi", "en", "in",
+];
+
+/// A starter word at token `i` no reading can start from: a [`QUALIFIERS`]
+/// word not followed (over an optional dash) by a month word. `en` and `in`
+/// are among the commonest words of prose, and each used to go through the
+/// weekday, month and clock readings before failing (benches/extract.rs).
+fn inert_word(sc: &Scan<'_>, i: usize) -> bool {
+    let Some(w) = sc.word(i) else {
+        return false;
+    };
+    if !QUALIFIERS.contains(&w.as_str()) {
+        return false;
+    }
+    let k = if sc.is_punct(i + 1, &['-']) {
+        i + 2
+    } else {
+        i + 1
+    };
+    !sc.word(k).is_some_and(|m| month_of(m.as_str()).is_some())
+}
+
 /// Scans the whole text: points (single or ranges) and pending times.
 fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
     scan_points_with(sc, true)
@@ -1924,7 +1949,9 @@ fn scan_points_with(sc: &Scan<'_>, skip_inert: bool) -> (Vec<Item>, Vec<Pending>
         let candidate = match t.kind {
             Kind::Num => !(skip_inert && inert_number(sc, i)),
             Kind::Word => {
-                t.end() - t.start() <= STARTER_MAX_BYTES && is_starter(&sc.text[t.start()..t.end()])
+                t.end() - t.start() <= STARTER_MAX_BYTES
+                    && is_starter(&sc.text[t.start()..t.end()])
+                    && !(skip_inert && inert_word(sc, i))
             }
             Kind::Punct(_) => false,
         };

@@ -2161,6 +2161,9 @@ fn inert_numbers_are_skipped_exactly() {
             "HORIZON-CL4-2026-TWIN-08, 4-2026-05-06, 4 - 2026-05-06, 4-2026/05/06, 12-123-4 31-2026",
             "du 4-2026-5-6 au 7–2026–05–09 ou 3—2025-12-31T10:00:00Z; 5-100 6-1000 7-10000-8",
             "1-15 March. 3-4 mai, 2-3 juin 2026 5–12-2026 6-12-2026 du 7-9 avril",
+            "en mars, en 2025, in March 2026, mi-février, mi - mars, fin\nmai, début juin, \
+             courant avril 2026, Mid-May, early may 2026, late may, EN JUIN, en lien, in the",
+            "Fin mars 2024; Début: 3 avril; mi-2025; in 12 March; en 5 mai; late 2026",
         ]
         .map(String::from),
     );
