@@ -1923,7 +1923,7 @@ fn inert_word(sc: &Scan<'_>, i: usize) -> bool {
     } else {
         i + 1
     };
-    !sc.word(k).is_some_and(|m| month_of(m.as_str()).is_some())
+    sc.word(k).is_none_or(|m| month_of(m.as_str()).is_none())
 }
 
 /// Scans the whole text: points (single or ranges) and pending times.
