@@ -478,8 +478,12 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
     let masks = ByteMasks::of(b);
     let starters = &*STARTERS;
     let mut toks = Vec::with_capacity(text.len() / 5);
-    // About one token in four is a candidate in prose (benches/extract.rs).
-    let mut cands = Vec::with_capacity(text.len() / 16);
+    // Candidates are written without a branch (a word is one about one
+    // time in five, unpredictably): every token index is stored at `n`,
+    // and `n` moves on for candidates only. There are at most as many
+    // tokens as bytes.
+    let mut cands = vec![0u32; text.len()];
+    let mut n = 0;
     let mut nl = false;
     let mut i = 0;
     // Byte loop driven by [`CLASS`]; runs of ASCII letters and digits end
@@ -499,7 +503,8 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
                 let num = b[start..i].iter().fold(0u32, |n, d| {
                     n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
                 });
-                cands.push(toks.len() as u32);
+                cands[n] = toks.len() as u32;
+                n += 1;
                 toks.push(Tok::new(Kind::Num, start, i, num, nl));
             }
             class => {
@@ -521,11 +526,12 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
                             break;
                         }
                     }
-                    if i - start <= STARTER_MAX_BYTES
-                        && (!ascii || starters.may_have_ascii(&b[start..i]))
-                    {
-                        cands.push(toks.len() as u32);
-                    }
+                    let len = i - start;
+                    cands[n] = toks.len() as u32;
+                    n += usize::from(
+                        len <= STARTER_MAX_BYTES
+                            && (!ascii | starters.may_have_ascii_at(b[start], b[i - 1], len)),
+                    );
                     toks.push(Tok::new(Kind::Word, start, i, 0, nl));
                 } else {
                     let ch = if class == ByteClass::Punct {
@@ -551,6 +557,7 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
             i += 1;
         }
     }
+    cands.truncate(n);
     (toks, cands)
 }
 
@@ -1780,6 +1787,17 @@ impl WordSet {
                 _ => at = (at + 1) % SLOTS,
             }
         }
+    }
+
+    /// [`Self::may_have_ascii`] of a word of `len` bytes from its first
+    /// and last byte, without a branch (the tokenizer asks it of every
+    /// word): a byte that is not a letter lowercases to an index past `z`,
+    /// whose bit is clear in every bitmap.
+    fn may_have_ascii_at(&self, first: u8, last: u8, len: usize) -> bool {
+        let at = |b: u8| u32::from((b | 0x20).wrapping_sub(b'a')).min(31);
+        let slot = len.min(PACKED_MAX);
+        let hit = (self.first[slot] >> at(first)) & (self.last[slot] >> at(last)) & 1;
+        (len <= PACKED_MAX) & (hit != 0)
     }
 
     /// The first test of [`Self::has_ascii`]: length, first and last letter.

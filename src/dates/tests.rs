@@ -2054,6 +2054,35 @@ fn tokenizer_matches_the_reference() {
     assert!(texts.len() > 20, "fixtures not found");
     for text in &texts {
         assert_eq!(tokenize(text).0, tokenize_reference(text));
+        candidates_hold_every_start(text);
+    }
+}
+
+/// Every token a reading can start at is among the tokenizer's candidates
+/// (numbers, and words `is_starter` accepts), and the branch-free first test
+/// of a word answers as the plain one.
+fn candidates_hold_every_start(text: &str) {
+    let (toks, cands) = tokenize(text);
+    for (i, t) in toks.iter().enumerate() {
+        let raw = &text[t.start()..t.end()];
+        let start = match t.kind {
+            Kind::Num => true,
+            Kind::Word => raw.len() <= STARTER_MAX_BYTES && is_starter(raw),
+            Kind::Punct(_) => false,
+        };
+        if start {
+            assert!(cands.contains(&(i as u32)), "{raw:?} in {text:?}");
+        }
+        if t.kind == Kind::Word && raw.is_ascii() {
+            let b = raw.as_bytes();
+            for set in [&*STARTERS, &*AFTER_NUMBER] {
+                assert_eq!(
+                    set.may_have_ascii_at(b[0], b[b.len() - 1], b.len()),
+                    set.may_have_ascii(b),
+                    "{raw:?}"
+                );
+            }
+        }
     }
 }
 
@@ -2210,6 +2239,7 @@ fn random_fragments_tokenize_and_scan_as_the_references() {
         }
         let sc = Scan::new(&s);
         assert_eq!(sc.toks, tokenize_reference(&s), "{s:?}");
+        candidates_hold_every_start(&s);
         let every = Scan {
             text: &s,
             toks: sc.toks.clone(),
