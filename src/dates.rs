@@ -508,7 +508,12 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
                 toks.push(Tok::new(Kind::Num, start, i, num, nl));
             }
             class => {
-                if let Some(w) = letter_at(text, i) {
+                let letter = match class {
+                    ByteClass::Letter => Some(1),
+                    ByteClass::NonAscii => letter_at(text, i),
+                    _ => None,
+                };
+                if let Some(w) = letter {
                     let start = i;
                     let mut ascii = w == 1;
                     i += w;
