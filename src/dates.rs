@@ -313,11 +313,13 @@ const MAX_TEXT: usize = u32::MAX as usize;
 
 impl Tok {
     fn new(kind: Kind, start: usize, end: usize, num: u32, nl: bool) -> Tok {
-        // Offsets below MAX_TEXT: `tokenize` stops there.
+        // `tokenize` reads at most MAX_TEXT bytes: the offsets fit (a
+        // checked conversion here costs a branch per token).
+        debug_assert!(end <= MAX_TEXT);
         Tok {
             kind,
-            lo: u32::try_from(start).unwrap_or(u32::MAX),
-            hi: u32::try_from(end).unwrap_or(u32::MAX),
+            lo: start as u32,
+            hi: end as u32,
             num,
             nl,
         }
