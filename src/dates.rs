@@ -479,12 +479,15 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
     let b = text.as_bytes();
     let masks = ByteMasks::of(b);
     let starters = &*STARTERS;
-    let mut toks = Vec::with_capacity(text.len() / 5);
+    // Prose has about one token per five bytes (French descriptions a little
+    // more): a quarter of the length is rarely outgrown, and outgrowing
+    // copies the tokens (benches/extract.rs).
+    let mut toks = Vec::with_capacity(text.len() / 4 + 8);
     // Candidates are written without a branch (a word is one about one
     // time in five, unpredictably): every token index is stored at `n`,
-    // and `n` moves on for candidates only. There are at most as many
-    // tokens as bytes.
-    let mut cands = vec![0u32; text.len()];
+    // and `n` moves on for candidates only; the buffer grows, rarely, when
+    // `n` reaches its end.
+    let mut cands = vec![0u32; text.len() / 8 + 8];
     let mut n = 0;
     let mut nl = false;
     let mut i = 0;
@@ -505,6 +508,9 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
                 let num = b[start..i].iter().fold(0u32, |n, d| {
                     n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
                 });
+                if n == cands.len() {
+                    cands.resize(2 * n, 0);
+                }
                 cands[n] = toks.len() as u32;
                 n += 1;
                 toks.push(Tok::new(Kind::Num, start, i, num, nl));
@@ -534,6 +540,9 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
                         }
                     }
                     let len = i - start;
+                    if n == cands.len() {
+                        cands.resize(2 * n, 0);
+                    }
                     cands[n] = toks.len() as u32;
                     n += usize::from(
                         len <= STARTER_MAX_BYTES
