@@ -11,8 +11,10 @@
 //!   leaves the HTML, two thirds of the bytes, unread).
 //!
 //! Run: `cargo bench --bench extract`. Target: extraction at least half the
-//! raw parser's speed. Note that the figures include `dates::extract` as it
-//! is on the branch that is built.
+//! raw parser's speed. The raw parser and the extraction are called
+//! alternately (see [`side_by_side`]), so that both see the same machine.
+//! Note that the figures include `dates::extract` as it is on the branch
+//! that is built.
 
 use std::hint::black_box;
 use std::path::Path;
