@@ -568,7 +568,7 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
         nl = false;
         // The space after a token, taken here rather than by a turn of the
         // loop: it is the most frequent byte of prose, and each turn costs
-        // the dispatch above (a mispredicted jump more often than not).
+        // the dispatch above.
         if b.get(i) == Some(&b' ') {
             i += 1;
         }
@@ -622,7 +622,7 @@ struct Scan<'a> {
     /// number, and every word [`is_starter`] may accept (a superset, judged
     /// by the tokenizer while the word is in hand). The scanner visits
     /// these only: on long prose most tokens are neither, and stepping
-    /// over them one by one was a third of the date extractor's time.
+    /// over them one by one was much of the scanner's time.
     cands: Vec<u32>,
 }
 
@@ -1747,8 +1747,7 @@ struct WordSet {
     last: [u32; PACKED_MAX + 1],
     /// The ASCII words, packed by [`pack_lower`], in an open-addressing
     /// table of [`SLOTS`] (0 marks an empty slot: no word packs to 0). A
-    /// miss, the usual answer, is one multiplication and one load; a binary
-    /// search's unpredictable branches were a fifth of the scanner's time.
+    /// miss, the usual answer, is one multiplication and one load.
     packed: Box<[u128; SLOTS]>,
     /// The other words (`février`, `août`, `ème`…): only compared with
     /// non-ASCII lowercase forms, so every ASCII word of a set must be
@@ -2116,7 +2115,8 @@ static ROLE_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// Each class's keywords alone, anchored: which class a [`ROLE_RE`] match
 /// is, found without running the regex for its groups (a capture search
 /// goes through a backtracker; these anchored tests stay on the DFA, and
-/// capturing was a sixth of the date extractor's time on long prose).
+/// capturing was about a sixth of the date extractor's time on the feed
+/// benchmark).
 static ROLE_AT: LazyLock<[(Class, Regex); 4]> = LazyLock::new(|| {
     ROLE_KEYWORDS.map(|(class, k)| {
         let re = Regex::new(&format!(r"(?i)^(?:{k})(?:[^\p{{L}}\p{{N}}_]|$)"))
