@@ -213,8 +213,12 @@ pub async fn crawl_source(
     report
 }
 
+/// A problem as the crawl reports it. The message says itself whether the
+/// item was skipped or kept (`entry has no link; kept without a URL`, a
+/// SEDIA date ignored in a row that is kept): the report must not call
+/// every problem a skip.
 fn problem_message(p: &ExtractProblem) -> String {
-    format!("skipped item {}: {}", p.item, p.message)
+    format!("{}: {}", p.item, p.message)
 }
 
 async fn stored_validators(store: Option<&Arc<Mutex<Store>>>, url: &Url) -> Option<Validators> {
@@ -387,5 +391,28 @@ async fn harvest(
                 not_modified: false,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The crawl printed "skipped item item 3 (…): entry has no link; kept
+    /// without a URL": every problem was called a skip, and the label
+    /// ("item 3") was prefixed with "item" once more.
+    #[test]
+    fn a_kept_item_is_not_reported_as_skipped() {
+        let kept = ExtractProblem::new("item 3 (anr-3)", "entry has no link; kept without a URL");
+        assert_eq!(
+            problem_message(&kept),
+            "item 3 (anr-3): entry has no link; kept without a URL"
+        );
+        let skipped =
+            ExtractProblem::new("item 4", "entry has neither a title nor a link; skipped");
+        assert_eq!(
+            problem_message(&skipped),
+            "item 4: entry has neither a title nor a link; skipped"
+        );
     }
 }

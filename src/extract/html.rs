@@ -157,7 +157,7 @@ pub fn listing(
                 page.problems.push(ExtractProblem::new(
                     label,
                     format!(
-                        "neither a title ({}) nor a link ({}) in the item; check the selectors",
+                        "neither a title ({}) nor a link ({}) in the item; check the selectors; skipped",
                         spec.title.raw, spec.link.raw
                     ),
                 ));
@@ -167,7 +167,7 @@ pub fn listing(
                 page.problems.push(ExtractProblem::new(
                     label,
                     format!(
-                        "no title: selector {:?} matched nothing or only blanks",
+                        "no title: selector {:?} matched nothing or only blanks; skipped",
                         spec.title.raw
                     ),
                 ));
@@ -176,7 +176,10 @@ pub fn listing(
             (false, None) => {
                 page.problems.push(ExtractProblem::new(
                     format!("{label} ({title})"),
-                    format!("no link: selector {:?} matched nothing", spec.link.raw),
+                    format!(
+                        "no link: selector {:?} matched nothing; skipped",
+                        spec.link.raw
+                    ),
                 ));
                 continue;
             }
@@ -186,7 +189,7 @@ pub fn listing(
             Err(e) => {
                 page.problems.push(ExtractProblem::new(
                     format!("{label} ({title})"),
-                    format!("link {link:?} is not a URL: {e}"),
+                    format!("link {link:?} is not a URL: {e}; skipped"),
                 ));
                 continue;
             }
@@ -614,7 +617,7 @@ mod tests {
             page.problems,
             vec![ExtractProblem::new(
                 "item 3 (No link here)",
-                "no link: selector \"h3 a@href\" matched nothing"
+                "no link: selector \"h3 a@href\" matched nothing; skipped"
             )]
         );
         assert_eq!(

@@ -369,7 +369,7 @@ fn aura_listing_pages_follow_next_and_report_linkless_items() {
         p1.problems,
         vec![ExtractProblem {
             item: "item 3 (Aide sans lien (brouillon du site))".into(),
-            message: "no link: selector \"h3 a@href\" matched nothing".into()
+            message: "no link: selector \"h3 a@href\" matched nothing; skipped".into()
         }]
     );
     let next = p1.next_page.expect("page 1 has a next page");
