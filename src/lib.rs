@@ -30,3 +30,5 @@ pub mod settings;
 pub mod stats;
 pub mod store;
 pub mod sync;
+#[cfg(test)]
+mod test_support;

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::model::Precision;
+use crate::test_support::{self, XorShift};
 use std::path::Path;
 
 /// (role, precision, instant `YYYY-MM-DDTHH:MM:SSZ` | date | month, zone, label)
@@ -1874,27 +1875,28 @@ const FRAGMENT_PARTS: &[&str] = &[
     "\u{a0}",
 ];
 
+/// One to `max_parts` random [`FRAGMENT_PARTS`], a space after about a
+/// third of them.
+fn fragment(rng: &mut XorShift, max_parts: u64) -> String {
+    let n = rng.next() % max_parts + 1;
+    let mut s = String::new();
+    for _ in 0..n {
+        s.push_str(*rng.pick(FRAGMENT_PARTS));
+        if rng.next() % 3 == 0 {
+            s.push(' ');
+        }
+    }
+    s
+}
+
 #[test]
 fn random_fragments_never_panic_and_keep_the_invariants() {
     // Deterministic xorshift over pieces of the grammar: odd mixtures of
     // digits, separators, multibyte letters and markup.
     let c = ctx(EN, P, "2025-06-01");
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     for _ in 0..20_000 {
-        let n = (next() % 20) as usize + 1;
-        let mut s = String::new();
-        for _ in 0..n {
-            s.push_str(FRAGMENT_PARTS[(next() % FRAGMENT_PARTS.len() as u64) as usize]);
-            if next() % 3 == 0 {
-                s.push(' ');
-            }
-        }
+        let s = fragment(&mut rng, 20);
         for f in extract(&s, &c) {
             assert_eq!(
                 f.point.at.is_some(),
@@ -1931,24 +1933,9 @@ fn starter_lookup_matches_the_vocabulary_test() {
             w[1..].to_owned(),
         ]);
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut dirs = vec![root.join("tests/fixtures")];
-    let real = root.join("../shared/fixtures/real");
-    if real.exists() {
-        dirs.push(real);
-    } else {
-        eprintln!("skipped: folder absent: {}", real.display());
-    }
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if let Ok(text) = std::fs::read_to_string(&path) {
-                for t in tokenize(&text).0.iter().filter(|t| t.kind == Kind::Word) {
-                    words.push(text[t.start()..t.end()].to_owned());
-                }
-            }
+    for text in fixture_texts() {
+        for t in tokenize(&text).0.iter().filter(|t| t.kind == Kind::Word) {
+            words.push(text[t.start()..t.end()].to_owned());
         }
     }
     assert!(words.len() > 10_000, "fixtures not found");
@@ -2033,24 +2020,7 @@ fn tokenizer_matches_the_reference() {
         "İstanbul Kelvin\u{212a} straße ΣΑΣ ǅ 日本 2024年 Ⅻ ①".into(),
         String::new(),
     ];
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut dirs = vec![root.join("tests/fixtures")];
-    let real = root.join("../shared/fixtures/real");
-    if real.exists() {
-        dirs.push(real);
-    } else {
-        eprintln!("skipped: folder absent: {}", real.display());
-    }
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if let Ok(text) = std::fs::read_to_string(&path) {
-                texts.push(text);
-            }
-        }
-    }
+    texts.extend(fixture_texts());
     assert!(texts.len() > 20, "fixtures not found");
     for text in &texts {
         assert_eq!(tokenize(text).0, tokenize_reference(text));
@@ -2148,27 +2118,10 @@ fn word_sets_answer_as_their_lists() {
 
 /// Every text file of the fixtures (real samples too when present).
 fn fixture_texts() -> Vec<String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut dirs = vec![root.join("tests/fixtures")];
-    let real = root.join("../shared/fixtures/real");
-    if real.exists() {
-        dirs.push(real);
-    } else {
-        eprintln!("skipped: folder absent: {}", real.display());
-    }
-    let mut out = Vec::new();
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if let Ok(text) = std::fs::read_to_string(&path) {
-                out.push(text);
-            }
-        }
-    }
-    assert!(out.len() > 20, "fixtures not found");
-    out
+    test_support::fixture_texts()
+        .into_iter()
+        .map(|(_, text)| text)
+        .collect()
 }
 
 /// Skipping inert numbers and visiting only the tokenizer's candidates
@@ -2221,22 +2174,9 @@ fn inert_numbers_are_skipped_exactly() {
 /// masks falls somewhere inside a token).
 #[test]
 fn random_fragments_tokenize_and_scan_as_the_references() {
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
     for _ in 0..5_000 {
-        let n = (next() % 120) as usize + 1;
-        let mut s = String::new();
-        for _ in 0..n {
-            s.push_str(FRAGMENT_PARTS[(next() % FRAGMENT_PARTS.len() as u64) as usize]);
-            if next() % 3 == 0 {
-                s.push(' ');
-            }
-        }
+        let s = fragment(&mut rng, 120);
         let sc = Scan::new(&s);
         assert_eq!(sc.toks, tokenize_reference(&s), "{s:?}");
         candidates_hold_every_start(&s);

@@ -320,6 +320,7 @@ mod tests {
     use super::*;
     use crate::config::SourceKind;
     use crate::model::Language;
+    use crate::test_support::fixture_texts;
     use regex::Regex;
 
     #[test]
@@ -386,12 +387,7 @@ mod tests {
         ]
         .map(str::to_owned)
         .to_vec();
-        for dir in ["tests/fixtures", "../shared/fixtures/real"] {
-            match walk_files(std::path::Path::new(dir)) {
-                Ok(walk) => texts.extend(walk),
-                Err(_) => eprintln!("{dir} is absent: compared on the other texts only"),
-            }
-        }
+        texts.extend(fixture_texts().into_iter().map(|(_, text)| text));
         let mut found = 0;
         for t in &texts {
             let want = old(t);
@@ -402,19 +398,6 @@ mod tests {
             found > 20,
             "the texts hold identifiers to compare ({found})"
         );
-    }
-
-    fn walk_files(dir: &std::path::Path) -> std::io::Result<Vec<String>> {
-        let mut out = Vec::new();
-        for e in std::fs::read_dir(dir)? {
-            let p = e?.path();
-            if p.is_dir() {
-                out.extend(walk_files(&p)?);
-            } else if let Ok(bytes) = std::fs::read(&p) {
-                out.push(String::from_utf8_lossy(&bytes).into_owned());
-            }
-        }
-        Ok(out)
     }
 
     #[test]

@@ -629,31 +629,7 @@ mod tests {
         b.push_run(&s[run..]);
     }
 
-    /// Every text file of the project's fixtures and, when present, of the
-    /// shared real samples.
-    fn fixture_texts() -> Vec<(String, String)> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut dirs = vec![root.join("tests/fixtures")];
-        let real = root.join("../shared/fixtures/real");
-        if real.exists() {
-            dirs.push(real);
-        } else {
-            eprintln!("skipped: folder absent: {}", real.display());
-        }
-        let mut out = Vec::new();
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if let Ok(text) = std::fs::read_to_string(&path) {
-                    out.push((path.display().to_string(), text));
-                }
-            }
-        }
-        assert!(out.len() > 20, "fixtures not found");
-        out
-    }
+    use crate::test_support::{XorShift, fixture_texts};
 
     /// The html_to_text before the one-pass search (`<` then `&` segment by
     /// segment), kept as the reference of the test below.
@@ -726,21 +702,11 @@ mod tests {
             "<!x>",
             "<? y ?>",
         ];
-        let mut x: u64 = 0xDEAD_BEEF_CAFE_F00D;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = XorShift(0xDEAD_BEEF_CAFE_F00D);
         let mut cases: Vec<String> = fixture_texts().into_iter().map(|(_, t)| t).collect();
         for _ in 0..20_000 {
-            let n = (next() % 30) as usize;
-            cases.push(
-                (0..n)
-                    .map(|_| parts[(next() % parts.len() as u64) as usize])
-                    .collect(),
-            );
+            let n = rng.next() % 30;
+            cases.push((0..n).map(|_| *rng.pick(&parts)).collect());
         }
         for html in &cases {
             assert_eq!(html_to_text(html), html_to_text_reference(html), "{html:?}");
@@ -755,18 +721,10 @@ mod tests {
             "a", "bc", "déf", " ", "  ", "\t", "\n", "\r", "\u{a0}", "\u{200b}", "\u{2003}",
             "\u{b}", "\u{1}", "é", "’", "«", "x y", "12", ".", "-", "\u{85}", "\u{3000}",
         ];
-        let mut x: u64 = 0x1234_5678_9ABC_DEF1;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = XorShift(0x1234_5678_9ABC_DEF1);
         for _ in 0..20_000 {
-            let n = (next() % 40) as usize;
-            let text: String = (0..n)
-                .map(|_| parts[(next() % parts.len() as u64) as usize])
-                .collect();
+            let n = rng.next() % 40;
+            let text: String = (0..n).map(|_| *rng.pick(&parts)).collect();
             let mut fast = TextBuilder::new();
             let mut slow = TextBuilder::new();
             fast.text(&text);
