@@ -1881,8 +1881,8 @@ fn fragment(rng: &mut XorShift, max_parts: u64) -> String {
     let n = rng.next() % max_parts + 1;
     let mut s = String::new();
     for _ in 0..n {
-        s.push_str(*rng.pick(FRAGMENT_PARTS));
-        if rng.next() % 3 == 0 {
+        s.push_str(rng.pick(FRAGMENT_PARTS));
+        if rng.next().is_multiple_of(3) {
             s.push(' ');
         }
     }

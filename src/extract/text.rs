@@ -706,7 +706,7 @@ mod tests {
         let mut cases: Vec<String> = fixture_texts().into_iter().map(|(_, t)| t).collect();
         for _ in 0..20_000 {
             let n = rng.next() % 30;
-            cases.push((0..n).map(|_| *rng.pick(&parts)).collect());
+            cases.push((0..n).map(|_| rng.pick(&parts)).collect());
         }
         for html in &cases {
             assert_eq!(html_to_text(html), html_to_text_reference(html), "{html:?}");
@@ -724,7 +724,7 @@ mod tests {
         let mut rng = XorShift(0x1234_5678_9ABC_DEF1);
         for _ in 0..20_000 {
             let n = rng.next() % 40;
-            let text: String = (0..n).map(|_| *rng.pick(&parts)).collect();
+            let text: String = (0..n).map(|_| rng.pick(&parts)).collect();
             let mut fast = TextBuilder::new();
             let mut slow = TextBuilder::new();
             fast.text(&text);
