@@ -416,30 +416,32 @@ impl ByteMasks {
         };
         let mut chunks = b.chunks_exact(64);
         for chunk in &mut chunks {
-            // One byte of 0/1 per byte first (a loop the compiler turns
-            // into vector compares), then eight bytes at a time packed into
-            // bits by one multiplication: byte `k`'s 1 lands on bit `56 + k`
-            // (the products of the other bytes fall on distinct lower bits
-            // or past bit 63, so nothing carries into the top byte).
-            let (mut l, mut d) = ([0u8; 64], [0u8; 64]);
-            for ((c, l), d) in chunk.iter().zip(&mut l).zip(&mut d) {
-                *l = u8::from((c | 0x20).wrapping_sub(b'a') < 26 || *c == b'_');
-                *d = u8::from(c.wrapping_sub(b'0') < 10);
-            }
-            m.letter.push(Self::pack(&l));
-            m.digit.push(Self::pack(&d));
+            m.push(chunk);
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let (mut l, mut d) = (0u64, 0u64);
-            for (j, &c) in rest.iter().enumerate() {
-                l |= u64::from((c | 0x20).wrapping_sub(b'a') < 26 || c == b'_') << j;
-                d |= u64::from(c.wrapping_sub(b'0') < 10) << j;
-            }
-            m.letter.push(l);
-            m.digit.push(d);
+            // Zero padding is neither a letter nor a digit: its bits stay
+            // clear, as `run_end` needs past the end.
+            let mut padded = [0u8; 64];
+            padded[..rest.len()].copy_from_slice(rest);
+            m.push(&padded);
         }
         m
+    }
+
+    /// The masks of 64 bytes: one byte of 0/1 per byte first (a loop the
+    /// compiler turns into vector compares), then eight bytes at a time
+    /// packed into bits by one multiplication: byte `k`'s 1 lands on bit
+    /// `56 + k` (the products of the other bytes fall on distinct lower bits
+    /// or past bit 63, so nothing carries into the top byte).
+    fn push(&mut self, chunk: &[u8]) {
+        let (mut l, mut d) = ([0u8; 64], [0u8; 64]);
+        for ((c, l), d) in chunk.iter().zip(&mut l).zip(&mut d) {
+            *l = u8::from((c | 0x20).wrapping_sub(b'a') < 26 || *c == b'_');
+            *d = u8::from(c.wrapping_sub(b'0') < 10);
+        }
+        self.letter.push(Self::pack(&l));
+        self.digit.push(Self::pack(&d));
     }
 
     /// 64 bytes of 0 or 1 as the bits of one word, byte `j` on bit `j`.
@@ -472,6 +474,18 @@ impl ByteMasks {
     }
 }
 
+/// Records token `index` as a candidate when `keep`, without a branch on
+/// `keep` (a word is one about one time in five, unpredictably): the index
+/// is always written at `n`, and `n` moves on only for a candidate. The
+/// buffer grows, rarely, when `n` reaches its end.
+fn mark(cands: &mut Vec<u32>, n: &mut usize, index: usize, keep: bool) {
+    if *n == cands.len() {
+        cands.resize(2 * *n, 0);
+    }
+    cands[*n] = index as u32;
+    *n += usize::from(keep);
+}
+
 /// The tokens of `text`, and the indices of those the scanner must look at
 /// (see [`Scan::cands`]).
 fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
@@ -483,10 +497,7 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
     // more): a quarter of the length is rarely outgrown, and outgrowing
     // copies the tokens (benches/extract.rs).
     let mut toks = Vec::with_capacity(text.len() / 4 + 8);
-    // Candidates are written without a branch (a word is one about one
-    // time in five, unpredictably): every token index is stored at `n`,
-    // and `n` moves on for candidates only; the buffer grows, rarely, when
-    // `n` reaches its end.
+    // Candidates, the first `n` of `cands` (see `mark`).
     let mut cands = vec![0u32; text.len() / 8 + 8];
     let mut n = 0;
     let mut nl = false;
@@ -508,11 +519,7 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
                 let num = b[start..i].iter().fold(0u32, |n, d| {
                     n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
                 });
-                if n == cands.len() {
-                    cands.resize(2 * n, 0);
-                }
-                cands[n] = toks.len() as u32;
-                n += 1;
+                mark(&mut cands, &mut n, toks.len(), true);
                 toks.push(Tok::new(Kind::Num, start, i, num, nl));
             }
             class => {
@@ -540,14 +547,9 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
                         }
                     }
                     let len = i - start;
-                    if n == cands.len() {
-                        cands.resize(2 * n, 0);
-                    }
-                    cands[n] = toks.len() as u32;
-                    n += usize::from(
-                        len <= STARTER_MAX_BYTES
-                            && (!ascii | starters.may_have_ascii_at(b[start], b[i - 1], len)),
-                    );
+                    let starter = len <= STARTER_MAX_BYTES
+                        && (!ascii | starters.may_have_ascii_at(b[start], b[i - 1], len));
+                    mark(&mut cands, &mut n, toks.len(), starter);
                     toks.push(Tok::new(Kind::Word, start, i, 0, nl));
                 } else {
                     let ch = if class == ByteClass::Punct {
@@ -1790,7 +1792,10 @@ impl WordSet {
 
     /// The ASCII word `b`, lowercased, is in the set.
     fn has_ascii(&self, b: &[u8]) -> bool {
-        if !self.may_have_ascii(b) {
+        let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+            return false;
+        };
+        if !self.may_have_ascii_at(first, last, b.len()) {
             return false;
         }
         let key = pack_lower(b);
@@ -1804,10 +1809,11 @@ impl WordSet {
         }
     }
 
-    /// [`Self::may_have_ascii`] of a word of `len` bytes from its first
-    /// and last byte, without a branch (the tokenizer asks it of every
-    /// word): a byte that is not a letter lowercases to an index past `z`,
-    /// whose bit is clear in every bitmap.
+    /// The first test of [`Self::has_ascii`], on a word of `len` bytes
+    /// from its first and last byte: false means `has_ascii` is false; true
+    /// leaves the question open. Without a branch (the tokenizer asks it of
+    /// every word): a byte that is not a letter lowercases to an index past
+    /// `z`, whose bit is clear in every bitmap.
     fn may_have_ascii_at(&self, first: u8, last: u8, len: usize) -> bool {
         let at = |b: u8| u32::from((b | 0x20).wrapping_sub(b'a')).min(31);
         let slot = len.min(PACKED_MAX);
@@ -1815,8 +1821,9 @@ impl WordSet {
         (len <= PACKED_MAX) & (hit != 0)
     }
 
-    /// The first test of [`Self::has_ascii`]: length, first and last letter.
-    /// False means `has_ascii` is false; true leaves the question open.
+    /// What [`Self::may_have_ascii_at`] computes, written plainly: length,
+    /// first and last letter (the tests' reference).
+    #[cfg(test)]
     fn may_have_ascii(&self, b: &[u8]) -> bool {
         let (Some(&c), Some(&z)) = (b.first(), b.last()) else {
             return false;
@@ -2315,21 +2322,10 @@ fn role_of(back: &str, (same, next): (&str, &str)) -> (Option<Class>, Option<Str
     let label = LABEL_RE
         .find_iter(back)
         .last()
-        .and_then(|m| captures_of(&LABEL_RE, back, m))
+        .and_then(|m| LABEL_RE.captures_at(back, m.start()))
         .and_then(|c| label_of(&c))
-        .or_else(|| {
-            LABEL_RE
-                .find(same)
-                .and_then(|m| captures_of(&LABEL_RE, same, m))
-                .and_then(|c| label_of(&c))
-        });
+        .or_else(|| LABEL_RE.captures(same).and_then(|c| label_of(&c)));
     (class, label)
-}
-
-/// The groups of match `m`: matches are found on the fast path and only the
-/// one needed is re-run for its groups.
-fn captures_of<'h>(re: &Regex, hay: &'h str, m: regex::Match<'h>) -> Option<regex::Captures<'h>> {
-    re.captures_at(hay, m.start())
 }
 
 fn role_for(class: Option<Class>, range: RangePos) -> DateRole {

@@ -121,10 +121,11 @@ fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
         // top bit of every other byte without carrying).
         let y = x ^ SPACES;
         let space = !(((y & LOW7) + LOW7) | y) & HIGH;
-        // A space whose next byte is plain and whose previous byte is too
-        // (it did not stop the scan, and a space before it would have had
-        // a stopping next byte).
-        let inner = space & !(stop >> 8) & !(stop << 8) & INNER;
+        // A space whose next byte is plain. Its previous byte is plain too
+        // when the step gets that far: a stop before it ends the step
+        // there (a space before it is not passed over, its next byte being
+        // this space).
+        let inner = space & !(stop >> 8) & INNER;
         let stop = stop & !inner;
         if stop != 0 {
             i += (stop.trailing_zeros() / 8) as usize;
