@@ -21,13 +21,17 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use url::Url;
 
 use super::text::{html_to_text, one_line};
-use super::{ExtractError, ExtractProblem, Extracted, keep_item};
+use super::{ExtractProblem, Extracted, keep_item};
 use crate::config::Source;
 use crate::model::{Budget, CallDraft, DatePoint, Status};
+
+mod page;
+
+pub use page::{Meta, PortalPage, PortalRow, parse_page};
 
 /// Rows per page; the server caps `pageSize` at 100 (§1.1).
 pub const PAGE_SIZE: u32 = 100;
@@ -176,61 +180,21 @@ pub fn page_url(base: &Url, page_number: u32, page_size: u32) -> Url {
     url
 }
 
-/// One page of search results.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct PortalPage {
-    /// `totalResults` of the envelope (all pages).
-    pub total_results: u64,
-    /// The `results[]` rows of this page, in order.
-    pub rows: Vec<PortalRow>,
-}
-
-/// One `results[]` element, with `metadata` flattened to lists of strings.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct PortalRow {
-    /// Unique document id (`50147304TOPICSen`).
-    pub reference: Option<String>,
-    /// The row's `url` (portal page, or legacy `topicDetails/….json`).
-    pub url: Option<String>,
-    /// `summary` (the title on current rows).
-    pub summary: Option<String>,
-    /// `content` (the title on older rows, apiVersion 2.101).
-    pub content: Option<String>,
-    /// `metadata`: every value as a list of strings (numbers and booleans
-    /// written as JSON, nulls dropped).
-    pub metadata: HashMap<String, Vec<String>>,
-    /// Why the row could not be read, when it is not an object.
-    pub malformed: Option<String>,
-}
-
+/// What the collapsing of duplicates (§1.6) needs to know of a row.
 impl PortalRow {
-    /// The first non-blank value of a metadata key.
-    pub fn meta(&self, key: &str) -> Option<&str> {
-        self.metadata
-            .get(key)?
-            .iter()
-            .map(|s| s.trim())
-            .find(|s| !s.is_empty())
-    }
-
-    /// Every value of a metadata key.
-    pub fn metas(&self, key: &str) -> &[String] {
-        self.metadata.get(key).map_or(&[], Vec::as_slice)
-    }
-
     fn description(&self) -> &str {
-        self.meta("descriptionByte").unwrap_or("")
+        self.meta(Meta::DescriptionByte).unwrap_or("")
     }
 
     /// The key duplicates are collapsed on (§1.6): `callccm2Id` for
     /// cascade-funding calls (type 8, whose `identifier` is the parent
     /// topic's), `identifier` otherwise, `reference` as a last resort.
     fn dedup_key(&self) -> Option<String> {
-        if self.meta("type") == Some("8") {
-            if let Some(c) = self.meta("callccm2Id") {
+        if self.meta(Meta::Type) == Some("8") {
+            if let Some(c) = self.meta(Meta::Callccm2Id) {
                 return Some(format!("callccm2Id:{c}"));
             }
-        } else if let Some(id) = self.meta("identifier") {
+        } else if let Some(id) = self.meta(Meta::Identifier) {
             return Some(format!("identifier:{id}"));
         }
         self.reference
@@ -242,110 +206,15 @@ impl PortalRow {
 
     /// Rows with a status and a description are the complete ones.
     fn completeness(&self) -> u8 {
-        u8::from(self.meta("status").is_some()) + u8::from(!self.description().trim().is_empty())
+        u8::from(self.meta(Meta::Status).is_some())
+            + u8::from(!self.description().trim().is_empty())
     }
 
     fn label(&self, n: usize) -> String {
-        match self.meta("identifier").or(self.reference.as_deref()) {
+        match self.meta(Meta::Identifier).or(self.reference.as_deref()) {
             Some(id) => format!("row {n} ({id})"),
             None => format!("row {n}"),
         }
-    }
-}
-
-/// Reads one response body. An error body (`"type":"throwable"`, even with
-/// HTTP 200, or `businessError`) is an [`ExtractError::Portal`].
-pub fn parse_page(bytes: &[u8]) -> Result<PortalPage, ExtractError> {
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|source| ExtractError::PortalJson { source })?;
-    let Value::Object(mut top) = value else {
-        return Err(ExtractError::NotPortalResponse {
-            message: "the body is JSON but not an object".into(),
-        });
-    };
-    let kind = top.get("type").and_then(Value::as_str).map(str::to_owned);
-    let has_results = top.get("results").is_some_and(Value::is_array);
-    if let Some(kind) = kind
-        && (kind == "throwable" || !has_results)
-    {
-        let message = top
-            .get("message")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| {
-                let body = String::from_utf8_lossy(bytes);
-                body.chars().take(200).collect()
-            });
-        return Err(ExtractError::Portal { kind, message });
-    }
-    let Some(Value::Array(results)) = top.remove("results") else {
-        return Err(ExtractError::NotPortalResponse {
-            message: "no `results` array".into(),
-        });
-    };
-    let total_results = match top.get("totalResults") {
-        Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
-        Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
-        _ => results.len() as u64,
-    };
-    let rows = results.into_iter().map(row_from_value).collect();
-    Ok(PortalPage {
-        total_results,
-        rows,
-    })
-}
-
-fn take_string(map: &mut Map<String, Value>, key: &str) -> Option<String> {
-    match map.remove(key) {
-        Some(Value::String(s)) => Some(s),
-        _ => None,
-    }
-}
-
-fn row_from_value(v: Value) -> PortalRow {
-    let Value::Object(mut map) = v else {
-        return PortalRow {
-            malformed: Some(format!("a result is not an object but {}", json_kind(&v))),
-            ..PortalRow::default()
-        };
-    };
-    let mut metadata = HashMap::new();
-    if let Some(Value::Object(meta)) = map.remove("metadata") {
-        metadata.reserve(meta.len());
-        for (k, v) in meta {
-            let values = match v {
-                Value::Array(items) => items.into_iter().filter_map(scalar_string).collect(),
-                other => scalar_string(other).into_iter().collect(),
-            };
-            metadata.insert(k, values);
-        }
-    }
-    PortalRow {
-        reference: take_string(&mut map, "reference"),
-        url: take_string(&mut map, "url"),
-        summary: take_string(&mut map, "summary"),
-        content: take_string(&mut map, "content"),
-        metadata,
-        malformed: None,
-    }
-}
-
-fn scalar_string(v: Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    }
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -399,15 +268,17 @@ fn row_to_draft(
     problems: &mut Vec<ExtractProblem>,
 ) -> Option<CallDraft> {
     let label = row.label(n);
-    let kind = row.meta("type").unwrap_or("1");
-    let identifier = row.meta("identifier").map(str::to_owned);
+    let kind = row.meta(Meta::Type).unwrap_or("1");
+    let identifier = row.meta(Meta::Identifier).map(str::to_owned);
     let summary_field = row.summary.as_deref().filter(|s| !s.trim().is_empty());
     // A cascade call's `metadata.title` is its parent topic's; its own name
     // is `caName`, also given as `summary` (sedia_search_open_calls_flattened.csv).
     let own_title = if kind == "8" {
-        row.meta("caName").or(summary_field).or(row.meta("title"))
+        row.meta(Meta::CaName)
+            .or(summary_field)
+            .or(row.meta(Meta::Title))
     } else {
-        row.meta("title").or(summary_field)
+        row.meta(Meta::Title).or(summary_field)
     };
     let title = own_title
         .or(row.content.as_deref().filter(|s| !s.trim().is_empty()))
@@ -423,7 +294,7 @@ fn row_to_draft(
     let given_url = row
         .url
         .as_deref()
-        .or(row.meta("url"))
+        .or(row.meta(Meta::Url))
         .map(str::trim)
         .filter(|u| !u.is_empty());
     let url = match (kind, &identifier) {
@@ -440,7 +311,7 @@ fn row_to_draft(
         },
     };
     let native_id = match kind {
-        "8" => row.meta("callccm2Id").map(str::to_owned),
+        "8" => row.meta(Meta::Callccm2Id).map(str::to_owned),
         _ => identifier.clone(),
     }
     .or_else(|| row.reference.clone());
@@ -449,22 +320,22 @@ fn row_to_draft(
         (_, Some(id)) => vec![id.clone()],
     };
 
-    let mut lenient = |field: &str| {
+    let mut lenient = |field: Meta| {
         let (value, note) = lenient_json(row.meta(field)?);
         if let Some(note) = note {
             problems.push(ExtractProblem::new(
                 label.clone(),
-                format!("{field}: {note}"),
+                format!("{}: {note}", field.key()),
             ));
         }
         value
     };
-    let actions = lenient("actions");
-    let overview = lenient("budgetOverview");
+    let actions = lenient(Meta::Actions);
+    let overview = lenient(Meta::BudgetOverview);
     let first_action = actions.as_ref().and_then(|a| a.get(0));
 
     let source_status = row
-        .meta("status")
+        .meta(Meta::Status)
         .map(str::to_owned)
         .or_else(|| {
             first_action
@@ -474,7 +345,7 @@ fn row_to_draft(
         .and_then(|id| STATUS_IDS.iter().find(|(_, s)| *s == id).map(|(st, _)| *st));
 
     let model = row
-        .meta("deadlineModel")
+        .meta(Meta::DeadlineModel)
         .map(str::to_owned)
         .or_else(|| {
             first_action
@@ -485,7 +356,7 @@ fn row_to_draft(
         .unwrap_or_default();
 
     let mut deadlines = Vec::new();
-    for raw in row.metas("deadlineDate") {
+    for raw in row.metas(Meta::DeadlineDate) {
         match portal_date(raw) {
             Some(d) => deadlines.push(d),
             None => problems.push(ExtractProblem::new(
@@ -507,7 +378,7 @@ fn row_to_draft(
         }));
     }
     label_stages(&mut deadlines, &model);
-    let opening = row.meta("startDate").and_then(portal_date);
+    let opening = row.meta(Meta::StartDate).and_then(portal_date);
 
     let budget = match (&overview, &identifier) {
         (Some(ov), Some(id)) => budget_for(ov, id),
@@ -516,7 +387,7 @@ fn row_to_draft(
 
     let text = html_to_text(row.description());
     let summary = lead(&text);
-    let programme = programme_name(row.meta("frameworkProgramme"), identifier.as_deref());
+    let programme = programme_name(row.meta(Meta::FrameworkProgramme), identifier.as_deref());
     let tags = tags_of(row, identifier.as_deref());
 
     Some(CallDraft {
@@ -724,7 +595,7 @@ fn programme_name(id: Option<&str>, identifier: Option<&str>) -> Option<String> 
 /// Keywords, tags and the type of action; the topic's own identifiers
 /// (listed among the keywords) are not tags.
 fn tags_of(row: &PortalRow, identifier: Option<&str>) -> Vec<String> {
-    let call_id = row.meta("callIdentifier");
+    let call_id = row.meta(Meta::CallIdentifier);
     let mut out: Vec<String> = Vec::new();
     let mut push = |t: &str| {
         let t = one_line(t);
@@ -737,7 +608,11 @@ fn tags_of(row: &PortalRow, identifier: Option<&str>) -> Vec<String> {
         }
         out.push(t);
     };
-    for k in row.metas("keywords").iter().chain(row.metas("tags")) {
+    for k in row
+        .metas(Meta::Keywords)
+        .iter()
+        .chain(row.metas(Meta::Tags))
+    {
         // Older rows put the keywords as one JSON-encoded array (§1.3).
         if k.trim_start().starts_with('[')
             && let Ok(Value::Array(items)) = serde_json::from_str::<Value>(k)
@@ -749,7 +624,7 @@ fn tags_of(row: &PortalRow, identifier: Option<&str>) -> Vec<String> {
         }
         push(k);
     }
-    for t in row.metas("typesOfAction") {
+    for t in row.metas(Meta::TypesOfAction) {
         // "HORIZON  Research and Innovation Actions" (double space, §1.3).
         let t = one_line(t);
         push(t.strip_prefix("HORIZON ").unwrap_or(&t));
@@ -944,29 +819,5 @@ mod tests {
                 "{id:?} {ident:?}"
             );
         }
-    }
-
-    #[test]
-    fn error_bodies_are_errors() {
-        let e = parse_page(br#"{"type":"throwable","message":"boom"}"#).unwrap_err();
-        assert!(
-            matches!(e, ExtractError::Portal { ref kind, ref message } if kind == "throwable" && message == "boom"),
-            "{e:?}"
-        );
-        let e = parse_page(br#"{"type":"businessError","message":"Invalid Query format"}"#)
-            .unwrap_err();
-        assert!(e.to_string().contains("Invalid Query format"), "{e}");
-        assert!(matches!(
-            parse_page(b"<html>"),
-            Err(ExtractError::PortalJson { .. })
-        ));
-        assert!(matches!(
-            parse_page(b"[]"),
-            Err(ExtractError::NotPortalResponse { .. })
-        ));
-        assert!(matches!(
-            parse_page(br#"{"totalResults":3}"#),
-            Err(ExtractError::NotPortalResponse { .. })
-        ));
     }
 }
