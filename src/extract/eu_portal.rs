@@ -19,8 +19,9 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 use url::Url;
 
@@ -320,8 +321,31 @@ fn row_to_draft(
         (_, Some(id)) => vec![id.clone()],
     };
 
-    let mut lenient = |field: Meta| {
-        let (value, note) = lenient_json(row.meta(field)?);
+    // The deadlines of `metadata` first: `actions` is read only for what
+    // `metadata` lacks (stub rows, §1.6). Their problems are reported after
+    // those of the JSON fields, as before.
+    let mut deadlines = Vec::new();
+    let mut date_problems = Vec::new();
+    for raw in row.metas(Meta::DeadlineDate) {
+        match portal_date(raw) {
+            Some(d) => deadlines.push(d),
+            None => date_problems.push(ExtractProblem::new(
+                label.clone(),
+                format!("deadlineDate {raw:?} is not YYYY-MM-DDTHH:MM:SS.mmm+HHMM; ignored"),
+            )),
+        }
+    }
+    let needs_actions = deadlines.is_empty()
+        || row.meta(Meta::Status).is_none()
+        || row.meta(Meta::DeadlineModel).is_none();
+    let mut lenient = |field: Meta, needed: bool| {
+        let text = row.meta(field)?;
+        // A field that will not be read is only checked, so that damage is
+        // still reported: `IgnoredAny` validates JSON without building it.
+        if !needed && serde_json::from_str::<IgnoredAny>(text).is_ok() {
+            return None;
+        }
+        let (value, note) = lenient_json(text);
         if let Some(note) = note {
             problems.push(ExtractProblem::new(
                 label.clone(),
@@ -330,8 +354,9 @@ fn row_to_draft(
         }
         value
     };
-    let actions = lenient(Meta::Actions);
-    let overview = lenient(Meta::BudgetOverview);
+    let actions = lenient(Meta::Actions, needs_actions);
+    let overview = lenient(Meta::BudgetOverview, identifier.is_some());
+    problems.extend(date_problems);
     let first_action = actions.as_ref().and_then(|a| a.get(0));
 
     let source_status = row
@@ -355,16 +380,6 @@ fn row_to_draft(
         })
         .unwrap_or_default();
 
-    let mut deadlines = Vec::new();
-    for raw in row.metas(Meta::DeadlineDate) {
-        match portal_date(raw) {
-            Some(d) => deadlines.push(d),
-            None => problems.push(ExtractProblem::new(
-                label.clone(),
-                format!("deadlineDate {raw:?} is not YYYY-MM-DDTHH:MM:SS.mmm+HHMM; ignored"),
-            )),
-        }
-    }
     if deadlines.is_empty()
         && let Some(dates) = first_action
             .and_then(|a| a.get("deadlineDates"))
@@ -414,9 +429,12 @@ fn row_to_draft(
 /// else in UTC (type 8 `23:59:00.000+0000`: the organiser's zone is unknown).
 fn portal_date(raw: &str) -> Option<DatePoint> {
     let raw = raw.trim();
-    let at = DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.3f%z")
-        .or_else(|_| DateTime::parse_from_rfc3339(raw))
-        .ok()?;
+    let at = match canonical_portal_date(raw) {
+        Some(at) => at,
+        None => DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.3f%z")
+            .or_else(|_| DateTime::parse_from_rfc3339(raw))
+            .ok()?,
+    };
     let utc = at.with_timezone(&Utc);
     if utc.time() == NaiveTime::MIN {
         return Some(DatePoint::day(utc.date_naive(), PORTAL_ZONE, raw));
@@ -428,6 +446,51 @@ fn portal_date(raw: &str) -> Option<DatePoint> {
         Tz::UTC
     };
     Some(DatePoint::instant(utc, zone, raw))
+}
+
+/// The portal's one date shape, `2026-09-15T00:00:00.000+0000`, read by
+/// hand: chrono's `parse_from_str` interprets its format string on every
+/// call, a tenth of a row's time. `None` for anything else, leap seconds
+/// and out-of-range fields included, which then go to chrono (tested to
+/// agree with it).
+fn canonical_portal_date(raw: &str) -> Option<DateTime<FixedOffset>> {
+    let b: &[u8; 28] = raw.as_bytes().try_into().ok()?;
+    let shape_ok = [4, 7].iter().all(|&i| b[i] == b'-')
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'.'
+        && matches!(b[23], b'+' | b'-');
+    let digits = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    if !shape_ok {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(digits(0, 4)?).ok()?,
+        digits(5, 7)?,
+        digits(8, 10)?,
+    )?;
+    let time = NaiveTime::from_hms_milli_opt(
+        digits(11, 13)?,
+        digits(14, 16)?,
+        digits(17, 19)?,
+        digits(20, 23)?,
+    )?;
+    let (hours, minutes) = (digits(24, 26)?, digits(26, 28)?);
+    if minutes >= 60 {
+        return None;
+    }
+    let seconds = i32::try_from(hours * 3600 + minutes * 60).ok()?;
+    let offset = if b[23] == b'-' {
+        FixedOffset::west_opt(seconds)
+    } else {
+        FixedOffset::east_opt(seconds)
+    }?;
+    offset.from_local_datetime(&date.and_time(time)).single()
 }
 
 /// Two-stage topics have one deadline per stage; multiple cut-off topics one
@@ -636,23 +699,49 @@ fn tags_of(row: &PortalRow, identifier: Option<&str>) -> Vec<String> {
 /// cut at a word boundary.
 fn lead(text: &str) -> String {
     const MAX: usize = 300;
-    let Some(p) = text
-        .split("\n\n")
-        .map(one_line)
-        .find(|p| p.chars().count() > 40)
-        .or_else(|| text.split("\n\n").map(one_line).find(|p| !p.is_empty()))
+    let paragraphs = || text.split("\n\n");
+    let Some(p) = paragraphs()
+        .find(|p| one_line_chars_exceed(p, 40))
+        .or_else(|| paragraphs().find(|p| p.split_whitespace().next().is_some()))
     else {
         return String::new();
     };
-    if p.chars().count() <= MAX {
-        return p;
+    // `one_line(p)`, built only as far as the cut needs.
+    let mut line = String::new();
+    let mut chars = 0;
+    for word in p.split_whitespace() {
+        if !line.is_empty() {
+            line.push(' ');
+            chars += 1;
+        }
+        line.push_str(word);
+        chars += word.chars().count();
+        if chars > MAX {
+            break;
+        }
     }
-    let cut: String = p.chars().take(MAX).collect();
-    let cut = match cut.rfind(' ') {
-        Some(i) if i > MAX / 2 => &cut[..i],
-        _ => &cut,
+    if chars <= MAX {
+        return line;
+    }
+    let end = line.char_indices().nth(MAX).map_or(line.len(), |(i, _)| i);
+    line.truncate(end);
+    let cut = match line.rfind(' ') {
+        Some(i) if i > MAX / 2 => &line[..i],
+        _ => &line,
     };
     format!("{cut}…")
+}
+
+/// Whether `one_line(p)` has more than `n` characters, without building it.
+fn one_line_chars_exceed(p: &str, n: usize) -> bool {
+    let mut chars = 0;
+    for (i, word) in p.split_whitespace().enumerate() {
+        chars += usize::from(i > 0) + word.chars().count();
+        if chars > n {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -661,6 +750,7 @@ mod tests {
     use crate::config::SourceKind;
     use crate::extract::test_support;
     use crate::model::{Language, Precision};
+    use crate::test_support::XorShift;
 
     #[test]
     fn request_parts_follow_the_source() {
@@ -699,6 +789,185 @@ mod tests {
             page_url(&base, 1, 50).as_str(),
             "https://h/s?isExactMatch=true&apiKey=SEDIA_NONH2020_PROD&text=***&pageSize=50&pageNumber=1"
         );
+    }
+
+    #[test]
+    fn canonical_dates_read_by_hand_as_chrono_reads_them() {
+        let chrono_only = |raw: &str| {
+            DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.3f%z")
+                .or_else(|_| DateTime::parse_from_rfc3339(raw))
+                .ok()
+        };
+        let mut fixed = vec![
+            "2026-09-15T00:00:00.000+0000".to_owned(),
+            "2024-04-18T19:00:00.000+0200".to_owned(),
+            "2024-02-29T23:59:59.999-1130".to_owned(),
+            "2023-02-29T10:00:00.000+0000".to_owned(), // no such day
+            "2026-13-01T10:00:00.000+0000".to_owned(),
+            "2026-01-01T24:00:00.000+0000".to_owned(),
+            "2026-01-01T10:60:00.000+0000".to_owned(),
+            "2016-12-31T23:59:60.000+0000".to_owned(), // leap second: chrono's
+            "2026-01-01T10:00:00.000+2400".to_owned(),
+            "2026-01-01T10:00:00.000+0160".to_owned(),
+            "2026-01-01T10:00:00.000+01:00".to_owned(),
+            "2026-01-01T10:00:00+01:00".to_owned(),
+            "2026-01-01T10:00:00.00+0100".to_owned(),
+            "0000-01-01T00:00:00.000+0000".to_owned(),
+            "2026-01-01 10:00:00.000+0100".to_owned(),
+            "2026-01-01T10:00:00.000Z0000".to_owned(),
+            "2026-01-01T1a:00:00.000+0000".to_owned(),
+            "２０２6-01-01T10:00:00.000+00".to_owned(),
+        ];
+        // Random fields in the canonical shape, one byte sometimes replaced.
+        let mut rng = XorShift(0xDA7E_0001);
+        for _ in 0..20_000 {
+            let n = |rng: &mut XorShift, m: u64| rng.next() % m;
+            let mut raw = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}{}{:02}{:02}",
+                1990 + n(&mut rng, 50),
+                n(&mut rng, 14),
+                n(&mut rng, 33),
+                n(&mut rng, 26),
+                n(&mut rng, 62),
+                n(&mut rng, 62),
+                n(&mut rng, 1000),
+                rng.pick(&["+", "-"]),
+                n(&mut rng, 26),
+                n(&mut rng, 62),
+            );
+            if n(&mut rng, 4) == 0 {
+                let at = n(&mut rng, raw.len() as u64) as usize;
+                let by = rng.pick(&["0", "9", "-", ":", "T", ".", "+", " ", "x"]);
+                raw.replace_range(at..at + 1, by);
+            }
+            fixed.push(raw);
+        }
+        let mut read = 0;
+        for raw in &fixed {
+            let fast = canonical_portal_date(raw);
+            if fast.is_some() {
+                read += 1;
+            }
+            // The fast path gives chrono's answer or leaves it to chrono.
+            assert!(fast.is_none() || fast == chrono_only(raw), "{raw}");
+            let got = portal_date(raw).map(|d| (d.date_string(), d.zone.clone(), d.at));
+            let want = chrono_only(raw.trim()).map(|at| {
+                let utc = at.with_timezone(&Utc);
+                let brussels = PORTAL_ZONE.offset_from_utc_datetime(&utc.naive_utc()).fix();
+                if utc.time() == NaiveTime::MIN {
+                    (
+                        utc.date_naive().to_string(),
+                        "Europe/Brussels".to_owned(),
+                        None,
+                    )
+                } else {
+                    let zone = if *at.offset() == brussels {
+                        PORTAL_ZONE
+                    } else {
+                        Tz::UTC
+                    };
+                    let d = DatePoint::instant(utc, zone, raw);
+                    (d.date_string(), d.zone.clone(), d.at)
+                }
+            });
+            assert_eq!(got, want, "{raw}");
+        }
+        assert!(read > 5_000, "only {read} strings took the fast path");
+    }
+
+    #[test]
+    fn lead_is_the_first_paragraph_as_before() {
+        // The previous `lead`, which built every paragraph's one-line form.
+        fn reference(text: &str) -> String {
+            const MAX: usize = 300;
+            let Some(p) = text
+                .split("\n\n")
+                .map(one_line)
+                .find(|p| p.chars().count() > 40)
+                .or_else(|| text.split("\n\n").map(one_line).find(|p| !p.is_empty()))
+            else {
+                return String::new();
+            };
+            if p.chars().count() <= MAX {
+                return p;
+            }
+            let cut: String = p.chars().take(MAX).collect();
+            let cut = match cut.rfind(' ') {
+                Some(i) if i > MAX / 2 => &cut[..i],
+                _ => &cut,
+            };
+            format!("{cut}…")
+        }
+        let mut texts: Vec<String> = crate::test_support::fixture_texts()
+            .into_iter()
+            .map(|(_, t)| html_to_text(&t))
+            .collect();
+        let words = [
+            "é",
+            "word",
+            "Überlänge",
+            "\n",
+            "\n\n",
+            " ",
+            "  ",
+            "\t",
+            "x",
+            "€€€€",
+        ];
+        let mut rng = XorShift(0x1EAD_0001);
+        for _ in 0..3_000 {
+            let len = rng.next() % 400;
+            texts.push((0..len).map(|_| rng.pick(&words)).collect());
+        }
+        texts.extend([
+            "".into(),
+            "  \n\n ".into(),
+            "a".repeat(301),
+            "a ".repeat(200),
+        ]);
+        for t in &texts {
+            assert_eq!(lead(t), reference(t), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn damaged_actions_are_reported_even_when_metadata_makes_them_unneeded() {
+        let mut row = PortalRow::default();
+        for (k, v) in [
+            (Meta::Identifier, "HORIZON-CL4-2026-TWIN-01"),
+            (Meta::Title, "A topic"),
+            (Meta::Status, "31094502"),
+            (Meta::DeadlineModel, "single-stage"),
+            (Meta::DeadlineDate, "2026-09-15T00:00:00.000+0000"),
+            (
+                Meta::Actions,
+                r#"[{"status":{"id":31094502},"deadlineDates":["2026-"#,
+            ),
+        ] {
+            row.set_meta(k, vec![v.to_owned()]);
+        }
+        let mut problems = Vec::new();
+        let draft = row_to_draft(&row, 1, &mut problems).unwrap();
+        assert_eq!(draft.deadlines.len(), 1);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0]
+                .message
+                .starts_with("actions: not valid JSON (EOF while parsing"),
+            "{problems:?}"
+        );
+        // Valid and unneeded: nothing to report.
+        row.set_meta(
+            Meta::Actions,
+            vec![r#"[{"status":{"id":31094502}}]"#.to_owned()],
+        );
+        problems.clear();
+        row_to_draft(&row, 1, &mut problems).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        // Needed (a stub row without `status`): read.
+        row.set_meta(Meta::Status, Vec::new());
+        let draft = row_to_draft(&row, 1, &mut problems).unwrap();
+        assert_eq!(draft.source_status, Some(Status::Open));
     }
 
     #[test]

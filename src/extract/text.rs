@@ -334,7 +334,14 @@ pub fn html_to_text(html: &str) -> String {
 
 /// Clean text on one line: every break becomes a space (titles, labels).
 pub(crate) fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// Named entities of French and English pages, answered without
