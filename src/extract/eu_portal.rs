@@ -21,17 +21,19 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
-use serde::de::IgnoredAny;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::{Value, json};
 use url::Url;
 
 use super::text::{html_to_text, one_line};
 use super::{ExtractProblem, Extracted, keep_item};
 use crate::config::Source;
-use crate::model::{Budget, CallDraft, DatePoint, Status};
+use crate::model::{CallDraft, DatePoint, Status};
 
+mod budget;
 mod page;
 
+use budget::{Overview, budget_for};
 pub use page::{Meta, PortalPage, PortalRow, parse_page};
 
 /// Rows per page; the server caps `pageSize` at 100 (§1.1).
@@ -338,24 +340,14 @@ fn row_to_draft(
     let needs_actions = deadlines.is_empty()
         || row.meta(Meta::Status).is_none()
         || row.meta(Meta::DeadlineModel).is_none();
-    let mut lenient = |field: Meta, needed: bool| {
-        let text = row.meta(field)?;
-        // A field that will not be read is only checked, so that damage is
-        // still reported: `IgnoredAny` validates JSON without building it.
-        if !needed && serde_json::from_str::<IgnoredAny>(text).is_ok() {
-            return None;
-        }
-        let (value, note) = lenient_json(text);
-        if let Some(note) = note {
-            problems.push(ExtractProblem::new(
-                label.clone(),
-                format!("{}: {note}", field.key()),
-            ));
-        }
-        value
-    };
-    let actions = lenient(Meta::Actions, needs_actions);
-    let overview = lenient(Meta::BudgetOverview, identifier.is_some());
+    let actions: Option<Value> = lenient(row, Meta::Actions, needs_actions, &label, problems);
+    let overview: Option<Overview> = lenient(
+        row,
+        Meta::BudgetOverview,
+        identifier.is_some(),
+        &label,
+        problems,
+    );
     problems.extend(date_problems);
     let first_action = actions.as_ref().and_then(|a| a.get(0));
 
@@ -512,15 +504,47 @@ fn label_stages(deadlines: &mut [DatePoint], model: &str) {
     }
 }
 
+/// A JSON-in-string field of `row`, read leniently ([`lenient_json`]);
+/// its damage is reported as a problem of the row. A field that will not be
+/// read (`needed` false) is only checked, so that damage is still
+/// reported: `IgnoredAny` validates JSON without building anything.
+fn lenient<T: DeserializeOwned>(
+    row: &PortalRow,
+    field: Meta,
+    needed: bool,
+    label: &str,
+    problems: &mut Vec<ExtractProblem>,
+) -> Option<T> {
+    let text = row.meta(field)?;
+    if !needed && serde_json::from_str::<IgnoredAny>(text).is_ok() {
+        return None;
+    }
+    let (value, note) = lenient_json(text);
+    if let Some(note) = note {
+        problems.push(ExtractProblem::new(
+            label,
+            format!("{}: {note}", field.key()),
+        ));
+    }
+    value
+}
+
 /// Parses JSON that may have been cut short (the real fixture's
 /// `budgetOverview` strings are): the complete part is kept. The note says
 /// what was wrong, so the officer knows the figures may be partial.
-fn lenient_json(s: &str) -> (Option<Value>, Option<String>) {
+///
+/// The note quotes the error of a `Value` parse: serde_json words an error
+/// met while skipping a field `T` does not read differently, and notes
+/// should not depend on what is read.
+fn lenient_json<T: DeserializeOwned>(s: &str) -> (Option<T>, Option<String>) {
+    if let Ok(v) = serde_json::from_str::<T>(s) {
+        return (Some(v), None);
+    }
     match serde_json::from_str::<Value>(s) {
-        Ok(v) => (Some(v), None),
+        Ok(v) => (T::deserialize(v).ok(), None),
         Err(e) => match salvage(s).and_then(|r| serde_json::from_str::<Value>(&r).ok()) {
             Some(v) => (
-                Some(v),
+                T::deserialize(v).ok(),
                 Some(format!(
                     "not valid JSON ({e}), probably truncated; its complete entries were used"
                 )),
@@ -571,71 +595,6 @@ fn salvage(s: &str) -> Option<String> {
         out.push(if *b == b'{' { '}' } else { ']' });
     }
     Some(out)
-}
-
-fn number(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn year_total(entry: &Value) -> Option<f64> {
-    let map = entry.get("budgetYearMap")?.as_object()?;
-    let values: Vec<f64> = map.values().filter_map(number).collect();
-    (!values.is_empty()).then(|| values.iter().sum())
-}
-
-/// The topic's figures in a `budgetOverview`, which lists every topic of the
-/// call: entries whose `action` starts with `identifier + " "` (§1.3).
-/// A `budgetYearMap` repeated identically on other topics' entries is the
-/// call's budget, not the topic's (the real HORIZON-JU-CBE-2026 rows carry
-/// 170760699 on every topic), so no total is claimed then.
-fn budget_for(overview: &Value, identifier: &str) -> Option<Budget> {
-    let map = overview.get("budgetTopicActionMap")?.as_object()?;
-    let prefix = format!("{identifier} ");
-    let (ours, others): (Vec<&Value>, Vec<&Value>) = map
-        .values()
-        .filter_map(Value::as_array)
-        .flatten()
-        .partition(|e| {
-            e.get("action")
-                .and_then(Value::as_str)
-                .is_some_and(|a| a.starts_with(&prefix))
-        });
-    if ours.is_empty() {
-        return None;
-    }
-    let mut b = Budget {
-        currency: "EUR".into(),
-        ..Budget::default()
-    };
-    let mut grants: Option<u32> = None;
-    let mut total: Option<f64> = None;
-    for e in &ours {
-        if let Some(g) = e.get("expectedGrants").and_then(number) {
-            grants = Some(grants.unwrap_or(0) + g.max(0.0).round() as u32);
-        }
-        if let Some(m) = e.get("minContribution").and_then(number) {
-            b.min_per_grant = Some(b.min_per_grant.map_or(m, |x: f64| x.min(m)));
-        }
-        if let Some(m) = e.get("maxContribution").and_then(number) {
-            b.max_per_grant = Some(b.max_per_grant.map_or(m, |x: f64| x.max(m)));
-        }
-        if let Some(t) = year_total(e) {
-            total = Some(total.unwrap_or(0.0) + t);
-        }
-    }
-    let call_level = ours.iter().filter_map(|e| year_total(e)).any(|t| {
-        others
-            .iter()
-            .filter_map(|o| year_total(o))
-            .any(|o| (o - t).abs() < 0.5)
-    });
-    b.expected_grants = grants;
-    b.total = if call_level { None } else { total };
-    Some(b)
 }
 
 fn programme_name(id: Option<&str>, identifier: Option<&str>) -> Option<String> {
@@ -1041,31 +1000,6 @@ mod tests {
         for (input, want) in table {
             assert_eq!(salvage(input).as_deref(), *want, "{input}");
         }
-    }
-
-    #[test]
-    fn budget_from_overview_entries_of_the_topic() {
-        let ov: Value = serde_json::from_str(
-            r#"{"budgetTopicActionMap":{
-                "1":[{"action":"T-01 - RIA","expectedGrants":5,"minContribution":3000000,"maxContribution":"4000000","budgetYearMap":{"2026":"20000000"}}],
-                "2":[{"action":"T-010 - RIA","expectedGrants":1,"budgetYearMap":{"2026":"1"}}],
-                "3":[{"action":"C-01 - IA","expectedGrants":1,"budgetYearMap":{"2026":"99"}},
-                     {"action":"C-02 - IA","expectedGrants":2,"budgetYearMap":{"2026":"99"}}]}}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            budget_for(&ov, "T-01"),
-            Some(Budget {
-                total: Some(20_000_000.0),
-                min_per_grant: Some(3_000_000.0),
-                max_per_grant: Some(4_000_000.0),
-                expected_grants: Some(5),
-                currency: "EUR".into()
-            })
-        );
-        let c = budget_for(&ov, "C-02").unwrap();
-        assert_eq!((c.total, c.expected_grants), (None, Some(2)));
-        assert_eq!(budget_for(&ov, "T-0"), None);
     }
 
     #[test]

@@ -145,8 +145,14 @@ impl PortalRow {
 /// Reads one response body. An error body (`"type":"throwable"`, even with
 /// HTTP 200, or `businessError`) is an [`ExtractError::Portal`].
 pub fn parse_page(bytes: &[u8]) -> Result<PortalPage, ExtractError> {
-    let Top(envelope) =
-        serde_json::from_slice(bytes).map_err(|source| ExtractError::PortalJson { source })?;
+    // A body valid as a whole (the usual case) is checked once, at the
+    // speed of `str::from_utf8`, instead of string by string by serde_json;
+    // any other body is read from bytes, with the same outcome.
+    let top = match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    };
+    let Top(envelope) = top.map_err(|source| ExtractError::PortalJson { source })?;
     let Some(envelope) = envelope else {
         return Err(ExtractError::NotPortalResponse {
             message: "the body is JSON but not an object".into(),
@@ -214,10 +220,9 @@ enum Total {
     Other,
 }
 
-/// Implements the `visit_*` methods of non-container JSON values by
-/// returning `$value` (an expression of the visitor's value type), and
-/// `visit_seq`/`visit_map` by skipping the container first.
-macro_rules! visit_anything_else {
+/// Implements the `visit_*` methods of the scalar JSON values by returning
+/// `$value` (an expression of the visitor's value type).
+macro_rules! visit_scalars {
     ($value:expr) => {
         fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
             Ok($value)
@@ -237,12 +242,30 @@ macro_rules! visit_anything_else {
         fn visit_unit<E>(self) -> Result<Self::Value, E> {
             Ok($value)
         }
+    };
+}
+
+/// Implements `visit_seq` by skipping the array and returning `$value`.
+macro_rules! skip_seq {
+    ($value:expr) => {
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             while seq.next_element::<IgnoredAny>()?.is_some() {}
             Ok($value)
         }
     };
 }
+
+/// Implements `visit_map` by skipping the object and returning `$value`.
+macro_rules! skip_map {
+    ($value:expr) => {
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok($value)
+        }
+    };
+}
+
+pub(super) use {skip_map, skip_seq, visit_scalars};
 
 impl<'de> Deserialize<'de> for Top {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -267,7 +290,8 @@ impl<'de> Deserialize<'de> for Top {
                 }
                 Ok(Top(Some(e)))
             }
-            visit_anything_else!(Top(None));
+            visit_scalars!(Top(None));
+            skip_seq!(Top(None));
         }
         d.deserialize_any(V)
     }
@@ -281,28 +305,8 @@ impl<'de> Deserialize<'de> for Results {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("the results")
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Results, E> {
-                Ok(Results::NotArray)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Results, E> {
-                Ok(Results::NotArray)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Results, E> {
-                Ok(Results::NotArray)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Results, E> {
-                Ok(Results::NotArray)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Results, E> {
-                Ok(Results::NotArray)
-            }
-            fn visit_unit<E>(self) -> Result<Results, E> {
-                Ok(Results::NotArray)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Results, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Results::NotArray)
-            }
+            visit_scalars!(Results::NotArray);
+            skip_map!(Results::NotArray);
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Results, A::Error> {
                 let mut rows = Vec::with_capacity(seq.size_hint().unwrap_or(0));
                 while let Some(row) = seq.next_element::<PortalRow>()? {
@@ -343,14 +347,8 @@ impl<'de> Deserialize<'de> for Total {
             fn visit_unit<E>(self) -> Result<Total, E> {
                 Ok(Total::Other)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Total, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Total::Other)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Total, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Total::Other)
-            }
+            skip_seq!(Total::Other);
+            skip_map!(Total::Other);
         }
         d.deserialize_any(V)
     }
@@ -408,10 +406,7 @@ impl<'de> Deserialize<'de> for PortalRow {
             fn visit_unit<E>(self) -> Result<PortalRow, E> {
                 Ok(V::malformed("null"))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PortalRow, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(V::malformed("an array"))
-            }
+            skip_seq!(V::malformed("an array"));
         }
         d.deserialize_any(V)
     }
@@ -441,7 +436,8 @@ impl<'de> Deserialize<'de> for Metadata {
                 }
                 Ok(Metadata(out))
             }
-            visit_anything_else!(Metadata(Default::default()));
+            visit_scalars!(Metadata(Default::default()));
+            skip_seq!(Metadata(Default::default()));
         }
         d.deserialize_any(V)
     }
@@ -552,7 +548,7 @@ impl<'de> Deserialize<'de> for Scalar {
 }
 
 /// A value read only when it is a string (`Value::as_str`).
-struct OnlyString(Option<String>);
+pub(super) struct OnlyString(pub(super) Option<String>);
 
 impl<'de> Deserialize<'de> for OnlyString {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -583,14 +579,8 @@ impl<'de> Deserialize<'de> for OnlyString {
             fn visit_unit<E>(self) -> Result<OnlyString, E> {
                 Ok(OnlyString(None))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OnlyString, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(OnlyString(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OnlyString, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(OnlyString(None))
-            }
+            skip_seq!(OnlyString(None));
+            skip_map!(OnlyString(None));
         }
         d.deserialize_any(V)
     }
@@ -616,9 +606,9 @@ enum RowKey {
 }
 
 /// A key recognised without allocating (`None`: a key not read).
-struct Key<K>(Option<K>);
+pub(super) struct Key<K>(pub(super) Option<K>);
 
-trait KeyName: Sized {
+pub(super) trait KeyName: Sized {
     fn from_key(key: &str) -> Option<Self>;
 }
 
