@@ -57,6 +57,32 @@ macro_rules! one_of {
 
 /// How `name` (any case) lays out.
 pub(crate) fn role(name: &str) -> Role {
+    // Most tags of descriptions have one or two letters (`p`, `li`, `ul`,
+    // `a`, `br`, `td`): a match on them skips the packing and the fifty
+    // comparisons below (benches/extract.rs).
+    match *name.as_bytes() {
+        [a] => {
+            return if a.eq_ignore_ascii_case(&b'p') {
+                Role::Paragraph
+            } else {
+                Role::Inline
+            };
+        }
+        [a, b] => {
+            return match [a.to_ascii_lowercase(), b.to_ascii_lowercase()] {
+                [b'h', b'1'..=b'6'] | [b'u' | b'o' | b'd', b'l'] | [b'h', b'r'] => Role::Paragraph,
+                [b'b' | b't', b'r'] | [b'l', b'i'] | [b'd', b't' | b'd'] => Role::Line,
+                [b't', b'd' | b'h'] => Role::Cell,
+                _ => Role::Inline,
+            };
+        }
+        _ => {}
+    }
+    role_packed(name)
+}
+
+/// [`role`] by comparing packed names; any length.
+fn role_packed(name: &str) -> Role {
     if name.len() > 16 {
         return Role::Inline;
     }
@@ -289,7 +315,7 @@ pub fn html_to_text(html: &str) -> String {
     // one for `&` (benches/extract.rs).
     let mut literal = 0;
     let mut i = 0;
-    while let Some(p) = memchr::memchr2(b'<', b'&', &bytes[i..]).map(|p| p + i) {
+    while let Some(p) = next_markup(bytes, i) {
         if bytes[p] == b'&' {
             // An entity runs from `&` to the first `;` before the next `<`;
             // a `&` before it starts the next candidate (html_escape's rule).
@@ -332,16 +358,97 @@ pub fn html_to_text(html: &str) -> String {
     b.finish()
 }
 
+/// The next `<` or `&` at or after `i`. Tags often follow each other
+/// (`</li><li>`) or a word (`pilots</li>`): a few bytes are looked at
+/// one by one before the SIMD search, whose set-up costs more than such a
+/// short scan (benches/extract.rs).
+fn next_markup(bytes: &[u8], i: usize) -> Option<usize> {
+    const NEAR: usize = 16;
+    let near = bytes.get(i..)?.iter().take(NEAR);
+    if let Some(p) = near.clone().position(|&b| b == b'<' || b == b'&') {
+        return Some(i + p);
+    }
+    let from = i + near.len();
+    memchr::memchr2(b'<', b'&', bytes.get(from..)?).map(|p| p + from)
+}
+
 /// Clean text on one line: every break becomes a space (titles, labels).
 pub(crate) fn one_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for word in text.split_whitespace() {
+    for word in words(text) {
         if !out.is_empty() {
             out.push(' ');
         }
         out.push_str(word);
     }
     out
+}
+
+/// The words of `s`, exactly as `s.split_whitespace()` gives them, found
+/// byte by byte: the standard iterator decodes every character to test it,
+/// and the words of every title, tag and lead sentence go through here
+/// (benches/extract.rs). Only a non-ASCII byte is decoded.
+pub(crate) fn words(s: &str) -> Words<'_> {
+    Words { s, at: 0 }
+}
+
+/// The iterator of [`words`].
+pub(crate) struct Words<'a> {
+    s: &'a str,
+    at: usize,
+}
+
+/// `char::is_whitespace` of the ASCII bytes: tab, line feed, vertical tab,
+/// form feed, carriage return, space.
+static ASCII_WS: [bool; 128] = {
+    let mut t = [false; 128];
+    t[0x09] = true;
+    t[0x0A] = true;
+    t[0x0B] = true;
+    t[0x0C] = true;
+    t[0x0D] = true;
+    t[0x20] = true;
+    t
+};
+
+impl Words<'_> {
+    /// Whether the character at byte `i` is whitespace, and its length.
+    fn space_at(&self, i: usize) -> (bool, usize) {
+        let b = self.s.as_bytes()[i];
+        if b < 0x80 {
+            return (ASCII_WS[usize::from(b)], 1);
+        }
+        let c = self.s[i..].chars().next().unwrap_or('x');
+        (c.is_whitespace(), c.len_utf8())
+    }
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let len = self.s.len();
+        let start = loop {
+            if self.at >= len {
+                return None;
+            }
+            let (space, n) = self.space_at(self.at);
+            if !space {
+                break self.at;
+            }
+            self.at += n;
+        };
+        while self.at < len {
+            let (space, n) = self.space_at(self.at);
+            if space {
+                let word = &self.s[start..self.at];
+                self.at += n;
+                return Some(word);
+            }
+            self.at += n;
+        }
+        Some(&self.s[start..])
+    }
 }
 
 /// Named entities of French and English pages, answered without
@@ -638,6 +745,50 @@ mod tests {
     }
 
     use crate::test_support::{XorShift, fixture_texts};
+
+    #[test]
+    fn short_tag_names_have_the_role_of_the_packed_lists() {
+        let mut names: Vec<Vec<u8>> = (0..=255u8).map(|a| vec![a]).collect();
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                names.push(vec![a, b]);
+            }
+        }
+        for n in names {
+            // The packed form cannot tell a NUL from the end of the name;
+            // no tag name has one (`scan_markup` takes [A-Za-z0-9:-],
+            // html5ever turns NUL into U+FFFD).
+            let Ok(name) = std::str::from_utf8(&n) else {
+                continue;
+            };
+            if n.contains(&0) {
+                continue;
+            }
+            assert_eq!(role(name), role_packed(name), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn words_are_split_whitespace_words() {
+        // Every character `char::is_whitespace` accepts, and neighbours
+        // that it does not (U+200B, U+180E, U+001C).
+        let pieces = [
+            "\t", "\n", "\u{b}", "\u{c}", "\r", " ", "\u{85}", "\u{a0}", "\u{1680}", "\u{2000}",
+            "\u{200a}", "\u{2028}", "\u{2029}", "\u{202f}", "\u{205f}", "\u{3000}", "\u{200b}",
+            "\u{180e}", "\u{1c}", "a", "é", "€", "word", "😀", "x y",
+        ];
+        let mut texts: Vec<String> = fixture_texts().into_iter().map(|(_, t)| t).collect();
+        let mut rng = XorShift(0x5EED_0003);
+        for _ in 0..5_000 {
+            let len = rng.next() % 30;
+            texts.push((0..len).map(|_| rng.pick(&pieces)).collect());
+        }
+        for t in &texts {
+            let want: Vec<&str> = t.split_whitespace().collect();
+            let got: Vec<&str> = words(t).collect();
+            assert_eq!(got, want, "{t:?}");
+        }
+    }
 
     /// The html_to_text before the one-pass search (`<` then `&` segment by
     /// segment), kept as the reference of the test below.
