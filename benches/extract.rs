@@ -143,9 +143,10 @@ const BLOCK: u32 = 8;
 /// 2-core machine the raw feed-rs figure alone drifted between 180 and 290
 /// MB/s from one run to the next when the two were timed one after the
 /// other. The untimed call keeps each side from paying for the heap the
-/// other left: when each single call was timed, serde_json's `Value` parse
-/// ran 20 % faster or slower depending only on how the extraction before it
-/// had left the allocator (its own code unchanged, 2026-11-27).
+/// other left: with single alternated calls, the first extraction after
+/// each serde_json parse ran slower, and the same build read 0.47–0.48 on
+/// the EU page where blocks read 0.51–0.53 (RSS 0.50–0.51 either way;
+/// 2026-11-27). A crawl, too, extracts page after page.
 fn side_by_side(bytes: usize, mut raw: impl FnMut(), mut ours: impl FnMut()) -> (f64, f64) {
     let (mut t_raw, mut t_ours) = (Duration::ZERO, Duration::ZERO);
     let mut blocks = 0u32;

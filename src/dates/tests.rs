@@ -2248,3 +2248,27 @@ fn role_classes_match_the_capture_groups() {
         "every class was compared: {seen:?}"
     );
 }
+
+#[test]
+fn packed_words_are_lowercased_as_byte_by_byte() {
+    // The previous `pack_lower`, one byte at a time.
+    fn reference(w: &[u8]) -> u128 {
+        w.iter().enumerate().fold(0u128, |v, (i, c)| {
+            v | u128::from(c.to_ascii_lowercase()) << (8 * i)
+        })
+    }
+    let mut rng = XorShift(0xC0DE_0016);
+    // Every byte in every position, and random words, ASCII or not.
+    for len in 1..=PACKED_MAX {
+        for b in 0..=255u8 {
+            let mut w = vec![b'a'; len];
+            w[(rng.next() % len as u64) as usize] = b;
+            assert_eq!(pack_lower(&w), reference(&w), "{w:?}");
+        }
+        for _ in 0..2_000 {
+            let w: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            assert_eq!(pack_lower(&w), reference(&w), "{w:?}");
+        }
+    }
+    assert_eq!(pack_lower(b""), 0);
+}

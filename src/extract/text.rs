@@ -359,17 +359,13 @@ pub fn html_to_text(html: &str) -> String {
 }
 
 /// The next `<` or `&` at or after `i`. Tags often follow each other
-/// (`</li><li>`) or a word (`pilots</li>`): a few bytes are looked at
-/// one by one before the SIMD search, whose set-up costs more than such a
-/// short scan (benches/extract.rs).
+/// (`</li><li>`): the byte at `i` is looked at before the SIMD search,
+/// whose set-up costs more than that (benches/extract.rs).
 fn next_markup(bytes: &[u8], i: usize) -> Option<usize> {
-    const NEAR: usize = 16;
-    let near = bytes.get(i..)?.iter().take(NEAR);
-    if let Some(p) = near.clone().position(|&b| b == b'<' || b == b'&') {
-        return Some(i + p);
+    match bytes.get(i)? {
+        b'<' | b'&' => Some(i),
+        _ => memchr::memchr2(b'<', b'&', &bytes[i + 1..]).map(|p| p + i + 1),
     }
-    let from = i + near.len();
-    memchr::memchr2(b'<', b'&', bytes.get(from..)?).map(|p| p + from)
 }
 
 /// Clean text on one line: every break becomes a space (titles, labels).
