@@ -529,29 +529,43 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
                     ByteClass::NonAscii => letter_at(text, i),
                     _ => None,
                 };
-                if let Some(w) = letter {
-                    let start = i;
-                    let mut ascii = w == 1;
-                    i += w;
+                if let Some(mut w) = letter {
+                    // Words follow words in prose: the next one, after a
+                    // single space, is taken here without the dispatch.
                     loop {
-                        i = ByteMasks::run_end(&masks.letter, i);
-                        if i < b.len() && b[i] >= 0x80 {
-                            match letter_at(text, i) {
-                                Some(w) => {
-                                    ascii = false;
-                                    i += w;
+                        let start = i;
+                        let mut ascii = w == 1;
+                        i += w;
+                        loop {
+                            i = ByteMasks::run_end(&masks.letter, i);
+                            if i < b.len() && b[i] >= 0x80 {
+                                match letter_at(text, i) {
+                                    Some(w) => {
+                                        ascii = false;
+                                        i += w;
+                                    }
+                                    None => break,
                                 }
-                                None => break,
+                            } else {
+                                break;
                             }
+                        }
+                        let len = i - start;
+                        let starter = len <= STARTER_MAX_BYTES
+                            && (!ascii | starters.may_have_ascii_at(b[start], b[i - 1], len));
+                        mark(&mut cands, &mut n, toks.len(), starter);
+                        toks.push(Tok::new(Kind::Word, start, i, 0, nl));
+                        nl = false;
+                        if b.get(i) == Some(&b' ')
+                            && b.get(i + 1)
+                                .is_some_and(|&c| CLASS[usize::from(c)] == ByteClass::Letter)
+                        {
+                            i += 1;
+                            w = 1;
                         } else {
                             break;
                         }
                     }
-                    let len = i - start;
-                    let starter = len <= STARTER_MAX_BYTES
-                        && (!ascii | starters.may_have_ascii_at(b[start], b[i - 1], len));
-                    mark(&mut cands, &mut n, toks.len(), starter);
-                    toks.push(Tok::new(Kind::Word, start, i, 0, nl));
                 } else {
                     let ch = if class == ByteClass::Punct {
                         char::from(c)
