@@ -3,12 +3,13 @@
 //! the call.
 //!
 //! The text is deserialized straight into the few figures [`budget_for`]
-//! reads rather than into a `serde_json::Value` (a map node and a string
-//! per key; a twentieth of a row's time, benches/extract.rs). Every value
-//! is read as the `Value` accessors read it: a figure is a number or a
-//! numeric string, a key repeated keeps its last value, objects are visited
-//! in key order (a `Value` map is sorted) and any JSON type is accepted
-//! where the portal's own is not guaranteed.
+//! reads rather than into a `serde_json::Value` (a map node and a string per
+//! key: with `actions`, the JSON inside strings took an eighth of a row's
+//! time that way, benches/extract.rs). Every value is read as the `Value`
+//! accessors read it: a figure is a number or a numeric string, a key
+//! repeated keeps its last value, objects are visited in key order (a
+//! `Value` map is sorted) and any JSON type is accepted where the portal's
+//! own is not guaranteed.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -4,10 +4,11 @@
 //!
 //! The page is deserialized straight into these types rather than through a
 //! `serde_json::Value` tree: a `Value` allocates a map node and a string for
-//! every key and value of every row (real rows carry about sixty metadata
-//! keys), and the keys fundwatch does not read are skipped unread here. What
-//! is read is read exactly as from a `Value`: a test compares both on every
-//! fixture, on the real samples and on damaged copies of them.
+//! every key and value of every row (the real samples' rows carry about
+//! thirty metadata keys), and the keys fundwatch does not read are skipped
+//! unread here. What is read is read exactly as from a `Value`: a test
+//! compares both on every fixture, on the real samples and on damaged copies
+//! of them.
 //!
 //! One difference is deliberate: a field fundwatch never reads can no longer
 //! sink the whole page. `serde_json` skips it without decoding it, so invalid
