@@ -16,7 +16,7 @@ use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::page::{Key, KeyName, OnlyString, skip_map, skip_seq, visit_scalars};
+use super::page::{Key, KeyName, OnlyString, deserialize_any, skip_map, skip_seq, visit_scalars};
 use crate::model::Budget;
 
 /// The entries of `budgetTopicActionMap`, all its arrays' entries in key
@@ -87,182 +87,118 @@ pub(super) fn budget_for(overview: &Overview, identifier: &str) -> Option<Budget
     Some(b)
 }
 
-impl<'de> Deserialize<'de> for Overview {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Overview;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a budgetOverview")
+deserialize_any!(Overview, "a budgetOverview", {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Overview, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Key<OverviewKey>>()? {
+            if let Some(OverviewKey::BudgetTopicActionMap) = key.0 {
+                entries = map.next_value::<TopicActionMap>()?.0;
+            } else {
+                map.next_value::<IgnoredAny>()?;
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Overview, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(key) = map.next_key::<Key<OverviewKey>>()? {
-                    if let Some(OverviewKey::BudgetTopicActionMap) = key.0 {
-                        entries = map.next_value::<TopicActionMap>()?.0;
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                Ok(Overview(entries))
-            }
-            visit_scalars!(Overview::default());
-            skip_seq!(Overview::default());
         }
-        d.deserialize_any(V)
+        Ok(Overview(entries))
     }
-}
+    visit_scalars!(Overview::default());
+    skip_seq!(Overview::default());
+});
 
 /// `budgetTopicActionMap`'s entries, its arrays taken in key order.
 struct TopicActionMap(Vec<Entry>);
 
-impl<'de> Deserialize<'de> for TopicActionMap {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = TopicActionMap;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a budgetTopicActionMap")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopicActionMap, A::Error> {
-                let mut by_key: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
-                while let Some((key, Entries(entries))) = map.next_entry::<String, Entries>()? {
-                    by_key.insert(key, entries);
-                }
-                Ok(TopicActionMap(by_key.into_values().flatten().collect()))
-            }
-            visit_scalars!(TopicActionMap(Vec::new()));
-            skip_seq!(TopicActionMap(Vec::new()));
+deserialize_any!(TopicActionMap, "a budgetTopicActionMap", {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopicActionMap, A::Error> {
+        let mut by_key: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+        while let Some((key, Entries(entries))) = map.next_entry::<String, Entries>()? {
+            by_key.insert(key, entries);
         }
-        d.deserialize_any(V)
+        Ok(TopicActionMap(by_key.into_values().flatten().collect()))
     }
-}
+    visit_scalars!(TopicActionMap(Vec::new()));
+    skip_seq!(TopicActionMap(Vec::new()));
+});
 
 /// One value of `budgetTopicActionMap`: its entries when it is an array.
 struct Entries(Vec<Entry>);
 
-impl<'de> Deserialize<'de> for Entries {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Entries;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a list of budget entries")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Entries, A::Error> {
-                let mut out = Vec::new();
-                while let Some(e) = seq.next_element::<Entry>()? {
-                    out.push(e);
-                }
-                Ok(Entries(out))
-            }
-            visit_scalars!(Entries(Vec::new()));
-            skip_map!(Entries(Vec::new()));
+deserialize_any!(Entries, "a list of budget entries", {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Entries, A::Error> {
+        let mut out = Vec::new();
+        while let Some(e) = seq.next_element::<Entry>()? {
+            out.push(e);
         }
-        d.deserialize_any(V)
+        Ok(Entries(out))
     }
-}
+    visit_scalars!(Entries(Vec::new()));
+    skip_map!(Entries(Vec::new()));
+});
 
-impl<'de> Deserialize<'de> for Entry {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Entry;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a budget entry")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry, A::Error> {
-                let mut e = Entry::default();
-                while let Some(key) = map.next_key::<Key<EntryKey>>()? {
-                    match key.0 {
-                        Some(EntryKey::Action) => e.action = map.next_value::<OnlyString>()?.0,
-                        Some(EntryKey::ExpectedGrants) => {
-                            e.expected_grants = map.next_value::<Figure>()?.0
-                        }
-                        Some(EntryKey::MinContribution) => {
-                            e.min_contribution = map.next_value::<Figure>()?.0;
-                        }
-                        Some(EntryKey::MaxContribution) => {
-                            e.max_contribution = map.next_value::<Figure>()?.0;
-                        }
-                        Some(EntryKey::BudgetYearMap) => {
-                            e.year_total = map.next_value::<YearMap>()?.0
-                        }
-                        None => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
+deserialize_any!(Entry, "a budget entry", {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry, A::Error> {
+        let mut e = Entry::default();
+        while let Some(key) = map.next_key::<Key<EntryKey>>()? {
+            match key.0 {
+                Some(EntryKey::Action) => e.action = map.next_value::<OnlyString>()?.0,
+                Some(EntryKey::ExpectedGrants) => e.expected_grants = map.next_value::<Figure>()?.0,
+                Some(EntryKey::MinContribution) => {
+                    e.min_contribution = map.next_value::<Figure>()?.0;
                 }
-                Ok(e)
+                Some(EntryKey::MaxContribution) => {
+                    e.max_contribution = map.next_value::<Figure>()?.0;
+                }
+                Some(EntryKey::BudgetYearMap) => e.year_total = map.next_value::<YearMap>()?.0,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
-            visit_scalars!(Entry::default());
-            skip_seq!(Entry::default());
         }
-        d.deserialize_any(V)
+        Ok(e)
     }
-}
+    visit_scalars!(Entry::default());
+    skip_seq!(Entry::default());
+});
 
 /// `budgetYearMap`: the sum of its figures, in key order, when it has any.
 struct YearMap(Option<f64>);
 
-impl<'de> Deserialize<'de> for YearMap {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = YearMap;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a budgetYearMap")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<YearMap, A::Error> {
-                let mut by_year: BTreeMap<String, Option<f64>> = BTreeMap::new();
-                while let Some((year, Figure(f))) = map.next_entry::<String, Figure>()? {
-                    by_year.insert(year, f);
-                }
-                let values: Vec<f64> = by_year.into_values().flatten().collect();
-                Ok(YearMap((!values.is_empty()).then(|| values.iter().sum())))
-            }
-            visit_scalars!(YearMap(None));
-            skip_seq!(YearMap(None));
+deserialize_any!(YearMap, "a budgetYearMap", {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<YearMap, A::Error> {
+        let mut by_year: BTreeMap<String, Option<f64>> = BTreeMap::new();
+        while let Some((year, Figure(f))) = map.next_entry::<String, Figure>()? {
+            by_year.insert(year, f);
         }
-        d.deserialize_any(V)
+        let values: Vec<f64> = by_year.into_values().flatten().collect();
+        Ok(YearMap((!values.is_empty()).then(|| values.iter().sum())))
     }
-}
+    visit_scalars!(YearMap(None));
+    skip_seq!(YearMap(None));
+});
 
 /// A figure: a number, or a string holding one (`"9000000"`).
 struct Figure(Option<f64>);
 
-impl<'de> Deserialize<'de> for Figure {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Figure;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a figure")
-            }
-            fn visit_u64<E>(self, n: u64) -> Result<Figure, E> {
-                Ok(Figure(Some(n as f64)))
-            }
-            fn visit_i64<E>(self, n: i64) -> Result<Figure, E> {
-                Ok(Figure(Some(n as f64)))
-            }
-            fn visit_f64<E>(self, n: f64) -> Result<Figure, E> {
-                Ok(Figure(Some(n)))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Figure, E> {
-                Ok(Figure(s.trim().parse().ok()))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Figure, E> {
-                Ok(Figure(None))
-            }
-            fn visit_unit<E>(self) -> Result<Figure, E> {
-                Ok(Figure(None))
-            }
-            skip_seq!(Figure(None));
-            skip_map!(Figure(None));
-        }
-        d.deserialize_any(V)
+deserialize_any!(Figure, "a figure", {
+    fn visit_u64<E>(self, n: u64) -> Result<Figure, E> {
+        Ok(Figure(Some(n as f64)))
     }
-}
+    fn visit_i64<E>(self, n: i64) -> Result<Figure, E> {
+        Ok(Figure(Some(n as f64)))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<Figure, E> {
+        Ok(Figure(Some(n)))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Figure, E> {
+        Ok(Figure(s.trim().parse().ok()))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Figure, E> {
+        Ok(Figure(None))
+    }
+    fn visit_unit<E>(self) -> Result<Figure, E> {
+        Ok(Figure(None))
+    }
+    skip_seq!(Figure(None));
+    skip_map!(Figure(None));
+});
 
 /// The overview keys read.
 #[derive(Clone, Copy)]

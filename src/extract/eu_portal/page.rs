@@ -221,6 +221,27 @@ enum Total {
     Other,
 }
 
+/// `impl Deserialize for $ty` through a visitor of any JSON value, the
+/// shape of every type below: `$what` is what the visitor expects, `$body`
+/// its `visit_*` methods.
+macro_rules! deserialize_any {
+    ($ty:ident, $what:literal, { $($body:tt)* }) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str($what)
+                    }
+                    $($body)*
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
+}
+
 /// Implements the `visit_*` methods of the scalar JSON values by returning
 /// `$value` (an expression of the visitor's value type).
 macro_rules! visit_scalars {
@@ -266,245 +287,183 @@ macro_rules! skip_map {
     };
 }
 
-pub(super) use {skip_map, skip_seq, visit_scalars};
+pub(super) use {deserialize_any, skip_map, skip_seq, visit_scalars};
 
-impl<'de> Deserialize<'de> for Top {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Top;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a SEDIA search response")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
-                let mut e = Envelope::default();
-                while let Some(key) = map.next_key::<Key<TopKey>>()? {
-                    match key.0 {
-                        Some(TopKey::Type) => e.kind = map.next_value::<OnlyString>()?.0,
-                        Some(TopKey::Message) => e.message = map.next_value::<OnlyString>()?.0,
-                        Some(TopKey::Results) => e.results = Some(map.next_value()?),
-                        Some(TopKey::TotalResults) => e.total = map.next_value()?,
-                        None => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(Top(Some(e)))
-            }
-            visit_scalars!(Top(None));
-            skip_seq!(Top(None));
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl<'de> Deserialize<'de> for Results {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Results;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("the results")
-            }
-            visit_scalars!(Results::NotArray);
-            skip_map!(Results::NotArray);
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Results, A::Error> {
-                let mut rows = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(row) = seq.next_element::<PortalRow>()? {
-                    rows.push(row);
-                }
-                Ok(Results::Rows(rows))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl<'de> Deserialize<'de> for Total {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Total;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("totalResults")
-            }
-            fn visit_u64<E>(self, n: u64) -> Result<Total, E> {
-                Ok(Total::Number(Some(n)))
-            }
-            // serde_json gives non-negative integers as `u64`; these are
-            // the numbers `Value::as_u64` refuses.
-            fn visit_i64<E>(self, _: i64) -> Result<Total, E> {
-                Ok(Total::Number(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Total, E> {
-                Ok(Total::Number(None))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Total, E> {
-                Ok(Total::Text(s.to_owned()))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Total, E> {
-                Ok(Total::Other)
-            }
-            fn visit_unit<E>(self) -> Result<Total, E> {
-                Ok(Total::Other)
-            }
-            skip_seq!(Total::Other);
-            skip_map!(Total::Other);
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl<'de> Deserialize<'de> for PortalRow {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl V {
-            fn malformed(kind: &str) -> PortalRow {
-                PortalRow {
-                    malformed: Some(format!("a result is not an object but {kind}")),
-                    ..PortalRow::default()
+deserialize_any!(Top, "a SEDIA search response", {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
+        let mut e = Envelope::default();
+        while let Some(key) = map.next_key::<Key<TopKey>>()? {
+            match key.0 {
+                Some(TopKey::Type) => e.kind = map.next_value::<OnlyString>()?.0,
+                Some(TopKey::Message) => e.message = map.next_value::<OnlyString>()?.0,
+                Some(TopKey::Results) => e.results = Some(map.next_value()?),
+                Some(TopKey::TotalResults) => e.total = map.next_value()?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        impl<'de> Visitor<'de> for V {
-            type Value = PortalRow;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a result row")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PortalRow, A::Error> {
-                let mut row = PortalRow::default();
-                while let Some(key) = map.next_key::<Key<RowKey>>()? {
-                    match key.0 {
-                        Some(RowKey::Reference) => {
-                            row.reference = map.next_value::<OnlyString>()?.0
-                        }
-                        Some(RowKey::Url) => row.url = map.next_value::<OnlyString>()?.0,
-                        Some(RowKey::Summary) => row.summary = map.next_value::<OnlyString>()?.0,
-                        Some(RowKey::Content) => row.content = map.next_value::<OnlyString>()?.0,
-                        Some(RowKey::Metadata) => row.metadata = map.next_value::<Metadata>()?.0,
-                        None => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(row)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<PortalRow, E> {
-                Ok(V::malformed("a boolean"))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<PortalRow, E> {
-                Ok(V::malformed("a number"))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<PortalRow, E> {
-                Ok(V::malformed("a number"))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<PortalRow, E> {
-                Ok(V::malformed("a number"))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<PortalRow, E> {
-                Ok(V::malformed("a string"))
-            }
-            fn visit_unit<E>(self) -> Result<PortalRow, E> {
-                Ok(V::malformed("null"))
-            }
-            skip_seq!(V::malformed("an array"));
+        Ok(Top(Some(e)))
+    }
+    visit_scalars!(Top(None));
+    skip_seq!(Top(None));
+});
+
+deserialize_any!(Results, "the results", {
+    visit_scalars!(Results::NotArray);
+    skip_map!(Results::NotArray);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Results, A::Error> {
+        let mut rows = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(row) = seq.next_element::<PortalRow>()? {
+            rows.push(row);
         }
-        d.deserialize_any(V)
+        Ok(Results::Rows(rows))
+    }
+});
+
+deserialize_any!(Total, "totalResults", {
+    fn visit_u64<E>(self, n: u64) -> Result<Total, E> {
+        Ok(Total::Number(Some(n)))
+    }
+    // serde_json gives non-negative integers as `u64`; these are
+    // the numbers `Value::as_u64` refuses.
+    fn visit_i64<E>(self, _: i64) -> Result<Total, E> {
+        Ok(Total::Number(None))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Total, E> {
+        Ok(Total::Number(None))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Total, E> {
+        Ok(Total::Text(s.to_owned()))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Total, E> {
+        Ok(Total::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Total, E> {
+        Ok(Total::Other)
+    }
+    skip_seq!(Total::Other);
+    skip_map!(Total::Other);
+});
+
+/// A `results[]` element that is not an object.
+fn malformed_row(kind: &str) -> PortalRow {
+    PortalRow {
+        malformed: Some(format!("a result is not an object but {kind}")),
+        ..PortalRow::default()
     }
 }
+
+deserialize_any!(PortalRow, "a result row", {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PortalRow, A::Error> {
+        let mut row = PortalRow::default();
+        while let Some(key) = map.next_key::<Key<RowKey>>()? {
+            match key.0 {
+                Some(RowKey::Reference) => row.reference = map.next_value::<OnlyString>()?.0,
+                Some(RowKey::Url) => row.url = map.next_value::<OnlyString>()?.0,
+                Some(RowKey::Summary) => row.summary = map.next_value::<OnlyString>()?.0,
+                Some(RowKey::Content) => row.content = map.next_value::<OnlyString>()?.0,
+                Some(RowKey::Metadata) => row.metadata = map.next_value::<Metadata>()?.0,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(row)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<PortalRow, E> {
+        Ok(malformed_row("a boolean"))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<PortalRow, E> {
+        Ok(malformed_row("a number"))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<PortalRow, E> {
+        Ok(malformed_row("a number"))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<PortalRow, E> {
+        Ok(malformed_row("a number"))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<PortalRow, E> {
+        Ok(malformed_row("a string"))
+    }
+    fn visit_unit<E>(self) -> Result<PortalRow, E> {
+        Ok(malformed_row("null"))
+    }
+    skip_seq!(malformed_row("an array"));
+});
 
 /// A row's `metadata`: the [`Meta`] keys' values; empty when it is not an
 /// object.
 struct Metadata([Vec<String>; Meta::COUNT]);
 
-impl<'de> Deserialize<'de> for Metadata {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Metadata;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a metadata object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Metadata, A::Error> {
-                let mut out: [Vec<String>; Meta::COUNT] = Default::default();
-                while let Some(key) = map.next_key::<Key<Meta>>()? {
-                    match key.0 {
-                        Some(k) => out[k as usize] = map.next_value::<Values>()?.0,
-                        None => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
+deserialize_any!(Metadata, "a metadata object", {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Metadata, A::Error> {
+        let mut out: [Vec<String>; Meta::COUNT] = Default::default();
+        while let Some(key) = map.next_key::<Key<Meta>>()? {
+            match key.0 {
+                Some(k) => out[k as usize] = map.next_value::<Values>()?.0,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
                 }
-                Ok(Metadata(out))
             }
-            visit_scalars!(Metadata(Default::default()));
-            skip_seq!(Metadata(Default::default()));
         }
-        d.deserialize_any(V)
+        Ok(Metadata(out))
     }
-}
+    visit_scalars!(Metadata(Default::default()));
+    skip_seq!(Metadata(Default::default()));
+});
 
 /// A metadata value as a list of strings: an array's scalars, or a lone
 /// value as a list of one.
 struct Values(Vec<String>);
 
-impl<'de> Deserialize<'de> for Values {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Values;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a metadata value")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Values, A::Error> {
-                // The real rows' arrays hold one value almost always.
-                let mut out = Vec::with_capacity(1);
-                while let Some(Scalar(s)) = seq.next_element()? {
-                    out.extend(s);
-                }
-                Ok(Values(out))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Values, A::Error> {
-                let v = Value::deserialize(MapAccessDeserializer::new(map))?;
-                Ok(Values(vec![v.to_string()]))
-            }
-            fn visit_bool<E>(self, b: bool) -> Result<Values, E> {
-                Ok(Values(vec![b.to_string()]))
-            }
-            fn visit_i64<E>(self, n: i64) -> Result<Values, E> {
-                Ok(Values(vec![n.to_string()]))
-            }
-            fn visit_u64<E>(self, n: u64) -> Result<Values, E> {
-                Ok(Values(vec![n.to_string()]))
-            }
-            fn visit_f64<E>(self, n: f64) -> Result<Values, E> {
-                Ok(Values(float_text(n).into_iter().collect()))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Values, E> {
-                Ok(Values(vec![s.to_owned()]))
-            }
-            fn visit_string<E>(self, s: String) -> Result<Values, E> {
-                Ok(Values(vec![s]))
-            }
-            fn visit_unit<E>(self) -> Result<Values, E> {
-                Ok(Values(Vec::new()))
-            }
+deserialize_any!(Values, "a metadata value", {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Values, A::Error> {
+        // The real rows' arrays hold one value almost always.
+        let mut out = Vec::with_capacity(1);
+        while let Some(Scalar(s)) = seq.next_element()? {
+            out.extend(s);
         }
-        d.deserialize_any(V)
+        Ok(Values(out))
     }
-}
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Values, A::Error> {
+        let v = Value::deserialize(MapAccessDeserializer::new(map))?;
+        Ok(Values(vec![v.to_string()]))
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Values, E> {
+        Ok(Values(vec![b.to_string()]))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Values, E> {
+        Ok(Values(vec![n.to_string()]))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Values, E> {
+        Ok(Values(vec![n.to_string()]))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<Values, E> {
+        Ok(Values(float_text(n).into_iter().collect()))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Values, E> {
+        Ok(Values(vec![s.to_owned()]))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Values, E> {
+        Ok(Values(vec![s]))
+    }
+    fn visit_unit<E>(self) -> Result<Values, E> {
+        Ok(Values(Vec::new()))
+    }
+});
 
 /// One value of a metadata array as a string: a string as it is, a number,
 /// boolean, array or object written as JSON, `None` for null.
 struct Scalar(Option<String>);
 
-struct ScalarVisitor;
+/// A float as `Value` writes it (`2.0`, `1e300`). JSON has no NaN, but a
+/// `Value` would hold one as null, so it is dropped like null.
+fn float_text(n: f64) -> Option<String> {
+    serde_json::Number::from_f64(n).map(|n| n.to_string())
+}
 
-impl<'de> Visitor<'de> for ScalarVisitor {
-    type Value = Scalar;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a metadata value")
-    }
+deserialize_any!(Scalar, "a metadata value", {
     fn visit_bool<E>(self, b: bool) -> Result<Scalar, E> {
         Ok(Scalar(Some(b.to_string())))
     }
@@ -534,58 +493,36 @@ impl<'de> Visitor<'de> for ScalarVisitor {
         let v = Value::deserialize(MapAccessDeserializer::new(map))?;
         Ok(Scalar(Some(v.to_string())))
     }
-}
-
-/// A float as `Value` writes it (`2.0`, `1e300`). JSON has no NaN, but a
-/// `Value` would hold one as null, so it is dropped like null.
-fn float_text(n: f64) -> Option<String> {
-    serde_json::Number::from_f64(n).map(|n| n.to_string())
-}
-
-impl<'de> Deserialize<'de> for Scalar {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ScalarVisitor)
-    }
-}
+});
 
 /// A value read only when it is a string (`Value::as_str`).
 pub(super) struct OnlyString(pub(super) Option<String>);
 
-impl<'de> Deserialize<'de> for OnlyString {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = OnlyString;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<OnlyString, E> {
-                Ok(OnlyString(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<OnlyString, E> {
-                Ok(OnlyString(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<OnlyString, E> {
-                Ok(OnlyString(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<OnlyString, E> {
-                Ok(OnlyString(None))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<OnlyString, E> {
-                Ok(OnlyString(Some(s.to_owned())))
-            }
-            fn visit_string<E>(self, s: String) -> Result<OnlyString, E> {
-                Ok(OnlyString(Some(s)))
-            }
-            fn visit_unit<E>(self) -> Result<OnlyString, E> {
-                Ok(OnlyString(None))
-            }
-            skip_seq!(OnlyString(None));
-            skip_map!(OnlyString(None));
-        }
-        d.deserialize_any(V)
+deserialize_any!(OnlyString, "a string", {
+    fn visit_bool<E>(self, _: bool) -> Result<OnlyString, E> {
+        Ok(OnlyString(None))
     }
-}
+    fn visit_i64<E>(self, _: i64) -> Result<OnlyString, E> {
+        Ok(OnlyString(None))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<OnlyString, E> {
+        Ok(OnlyString(None))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<OnlyString, E> {
+        Ok(OnlyString(None))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<OnlyString, E> {
+        Ok(OnlyString(Some(s.to_owned())))
+    }
+    fn visit_string<E>(self, s: String) -> Result<OnlyString, E> {
+        Ok(OnlyString(Some(s)))
+    }
+    fn visit_unit<E>(self) -> Result<OnlyString, E> {
+        Ok(OnlyString(None))
+    }
+    skip_seq!(OnlyString(None));
+    skip_map!(OnlyString(None));
+});
 
 /// The envelope keys read.
 #[derive(Clone, Copy)]
