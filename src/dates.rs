@@ -1734,20 +1734,44 @@ const STARTER_MAX_BYTES: usize = 10;
 const PACKED_MAX: usize = 16;
 
 /// A short ASCII word (up to [`PACKED_MAX`] bytes), lowercased, as one
-/// integer: the key of [`STARTERS`]. All sixteen bytes are lowercased at
-/// once rather than shifted in one by one (a tenth of the date scanner's
-/// time, benches/extract.rs): a byte from `A` to `Z` gains 0x20.
+/// integer: the key of [`STARTERS`].
+#[cfg(test)]
 fn pack_lower(w: &[u8]) -> u128 {
+    pack_lower_at(w, 0, w.len())
+}
+
+/// [`pack_lower`] of the word `text[start..end]`. All sixteen bytes are
+/// lowercased at once rather than shifted in one by one (a tenth of the
+/// date scanner's time, benches/extract.rs): a byte from `A` to `Z` gains
+/// 0x20. The sixteen bytes are read from the text itself, around the word,
+/// and what is not the word is cleared: copying the word into a zeroed
+/// buffer and reading that back as one integer stalls the load behind the
+/// variable-length store (store forwarding fails), and that copy was most
+/// of the lookups' time (benches/extract.rs, 2026-11-27).
+fn pack_lower_at(text: &[u8], start: usize, end: usize) -> u128 {
     const LOW7: u128 = u128::from_le_bytes([0x7F; 16]);
     const HIGH: u128 = u128::from_le_bytes([0x80; 16]);
     // Per byte `v` below 0x80, `v + 0x3F` reaches 0x80 exactly when
     // `v >= b'A'`, and `v + 0x25` when `v > b'Z'`; neither carries.
     const FROM_A: u128 = u128::from_le_bytes([0x3F; 16]);
     const PAST_Z: u128 = u128::from_le_bytes([0x25; 16]);
-    let mut bytes = [0u8; PACKED_MAX];
-    let n = w.len().min(PACKED_MAX);
-    bytes[..n].copy_from_slice(&w[..n]);
-    let x = u128::from_le_bytes(bytes);
+    let n = end.saturating_sub(start).min(PACKED_MAX);
+    // Keeps the low `n` bytes (none for an empty word).
+    let keep = u128::MAX.checked_shr(8 * (16 - n as u32)).unwrap_or(0);
+    let x = if let Some(ahead) = text.get(start..).and_then(<[u8]>::first_chunk::<16>) {
+        u128::from_le_bytes(*ahead) & keep
+    } else if let Some(behind) = text.get(..start + n).and_then(<[u8]>::last_chunk::<16>) {
+        // Near the end of the text: the sixteen bytes that end with the
+        // word, shifted down.
+        u128::from_le_bytes(*behind)
+            .checked_shr(8 * (16 - n as u32))
+            .unwrap_or(0)
+    } else {
+        // A text shorter than sixteen bytes.
+        let mut bytes = [0u8; PACKED_MAX];
+        bytes[..n].copy_from_slice(&text[start..start + n]);
+        u128::from_le_bytes(bytes)
+    };
     let low = x & LOW7;
     let upper = (low + FROM_A) & !(low + PAST_Z) & !x & HIGH;
     x | (upper >> 2)
@@ -1805,7 +1829,7 @@ impl WordSet {
             {
                 s.first[b.len()] |= 1 << (first - b'a');
                 s.last[b.len()] |= 1 << (last - b'a');
-                let key = pack_lower(b);
+                let key = pack_lower_at(b, 0, b.len());
                 let mut at = slot_of(key);
                 while s.packed[at] != 0 && s.packed[at] != key {
                     at = (at + 1) % SLOTS;
@@ -1818,15 +1842,18 @@ impl WordSet {
         s
     }
 
-    /// The ASCII word `b`, lowercased, is in the set.
-    fn has_ascii(&self, b: &[u8]) -> bool {
-        let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+    /// The ASCII word `text[start..end]`, lowercased, is in the set.
+    fn has_ascii_at(&self, text: &[u8], start: usize, end: usize) -> bool {
+        let Some((&first, &last)) = text
+            .get(start..end)
+            .and_then(|w| Some((w.first()?, w.last()?)))
+        else {
             return false;
         };
-        if !self.may_have_ascii_at(first, last, b.len()) {
+        if !self.may_have_ascii_at(first, last, end - start) {
             return false;
         }
-        let key = pack_lower(b);
+        let key = pack_lower_at(text, start, end);
         let mut at = slot_of(key);
         loop {
             match self.packed[at] {
@@ -1837,8 +1864,8 @@ impl WordSet {
         }
     }
 
-    /// The first test of [`Self::has_ascii`], on a word of `len` bytes
-    /// from its first and last byte: false means `has_ascii` is false; true
+    /// The first test of [`Self::has_ascii_at`], on a word of `len` bytes
+    /// from its first and last byte: false means `has_ascii_at` is false; true
     /// leaves the question open. Without a branch (the tokenizer asks it of
     /// every word): a byte that is not a letter lowercases to an index past
     /// `z`, whose bit is clear in every bitmap.
@@ -1865,16 +1892,25 @@ impl WordSet {
     }
 
     /// The lowercase form of `raw` (as [`Lower`] makes it) is in the set.
+    #[cfg(test)]
     fn contains(&self, raw: &str) -> bool {
+        self.contains_at(raw, 0, raw.len())
+    }
+
+    /// [`Self::contains`] of the word `text[start..end]`: given in place,
+    /// an ASCII word is packed from the text around it (see
+    /// [`pack_lower_at`]).
+    fn contains_at(&self, text: &str, start: usize, end: usize) -> bool {
+        let raw = &text[start..end];
         if raw.is_ascii() {
-            return self.has_ascii(raw.as_bytes());
+            return self.has_ascii_at(text.as_bytes(), start, end);
         }
         let Some(lower) = Lower::of(raw) else {
             return false;
         };
         let lower = lower.as_str();
         if lower.is_ascii() {
-            self.has_ascii(lower.as_bytes())
+            self.has_ascii_at(lower.as_bytes(), 0, lower.len())
         } else {
             self.other.contains(&lower)
         }
@@ -1892,8 +1928,14 @@ static STARTERS: LazyLock<WordSet> = LazyLock::new(|| {
 });
 
 /// `starts_something` of the lowercased `raw` word.
+#[cfg(test)]
 fn is_starter(raw: &str) -> bool {
     STARTERS.contains(raw)
+}
+
+/// [`is_starter`] of the word `text[start..end]`.
+fn is_starter_at(text: &str, start: usize, end: usize) -> bool {
+    STARTERS.contains_at(text, start, end)
 }
 
 /// Ordinal suffixes after a day (`1er`, `2nd`, `3 rd`).
@@ -1940,7 +1982,7 @@ fn inert_number(sc: &Scan<'_>, i: usize) -> bool {
     let then = sc.toks.get(i + 2);
     match next.kind {
         Kind::Num => true,
-        Kind::Word => !AFTER_NUMBER.contains(&sc.text[next.start()..next.end()]),
+        Kind::Word => !AFTER_NUMBER.contains_at(sc.text, next.start(), next.end()),
         Kind::Punct('/' | '.' | ':') => then.is_none_or(|t| t.kind != Kind::Num),
         Kind::Punct('-' | '–' | '—') => then.is_none_or(|t| match t.kind {
             // After a dash, a number of three digits or more can only go on
@@ -1959,9 +2001,9 @@ fn inert_number(sc: &Scan<'_>, i: usize) -> bool {
             }
             Kind::Punct(_) => true,
             Kind::Word => {
-                let raw = &sc.text[t.start()..t.end()];
-                !(is_starter(raw)
-                    || Lower::of(raw).is_some_and(|w| matches!(w.as_str(), "le" | "the")))
+                !(is_starter_at(sc.text, t.start(), t.end())
+                    || Lower::of(&sc.text[t.start()..t.end()])
+                        .is_some_and(|w| matches!(w.as_str(), "le" | "the")))
             }
         }),
         Kind::Punct(c) => !AFTER_NUMBER_PUNCT.contains(&c),
@@ -1980,10 +2022,12 @@ const QUALIFIERS: &[&str] = &[
 /// are among the commonest words of prose, and each used to go through the
 /// weekday, month and clock readings before failing (benches/extract.rs).
 fn inert_word(sc: &Scan<'_>, i: usize) -> bool {
-    let Some(w) = sc.word(i) else {
-        return false;
+    let in_set = |set: &WordSet, k: usize| {
+        sc.toks
+            .get(k)
+            .is_some_and(|t| t.kind == Kind::Word && set.contains_at(sc.text, t.start(), t.end()))
     };
-    if !QUALIFIERS.contains(&w.as_str()) {
+    if !in_set(&QUALIFIER_SET, i) {
         return false;
     }
     let k = if sc.is_punct(i + 1, &['-']) {
@@ -1991,8 +2035,18 @@ fn inert_word(sc: &Scan<'_>, i: usize) -> bool {
     } else {
         i + 1
     };
-    sc.word(k).is_none_or(|m| month_of(m.as_str()).is_none())
+    !in_set(&MONTH_SET, k)
 }
+
+/// [`QUALIFIERS`] as a [`WordSet`]: `en` and `in` come up at every other
+/// line of prose, and lowercasing each into a buffer to compare with ten
+/// strings was a tenth of the scan (benches/extract.rs).
+static QUALIFIER_SET: LazyLock<WordSet> =
+    LazyLock::new(|| WordSet::new(QUALIFIERS.iter().copied()));
+
+/// The words [`month_of`] knows, as a [`WordSet`].
+static MONTH_SET: LazyLock<WordSet> =
+    LazyLock::new(|| WordSet::new(MONTHS.iter().map(|(name, _)| *name)));
 
 /// Scans the whole text: points (single or ranges) and pending times.
 fn scan_points(sc: &Scan<'_>) -> (Vec<Item>, Vec<Pending>) {
@@ -2018,7 +2072,7 @@ fn scan_points_with(sc: &Scan<'_>, skip_inert: bool) -> (Vec<Item>, Vec<Pending>
             Kind::Num => !(skip_inert && inert_number(sc, i)),
             Kind::Word => {
                 t.end() - t.start() <= STARTER_MAX_BYTES
-                    && is_starter(&sc.text[t.start()..t.end()])
+                    && is_starter_at(sc.text, t.start(), t.end())
                     && !(skip_inert && inert_word(sc, i))
             }
             Kind::Punct(_) => false,

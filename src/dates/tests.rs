@@ -1908,9 +1908,10 @@ fn random_fragments_never_panic_and_keep_the_invariants() {
     }
 }
 
-/// `is_starter` (packed lookup) answers as the lowercase-then-compare test
-/// it replaced, on the vocabulary in every case and on every word of the
-/// fixtures (real samples too when present).
+/// `is_starter` and the qualifier and month sets (packed lookups) answer as
+/// the lowercase-then-compare tests they replaced, on the vocabulary in
+/// every case and on every word of the fixtures (real samples too when
+/// present), each word alone and in place.
 #[test]
 fn starter_lookup_matches_the_vocabulary_test() {
     let old = |raw: &str| Lower::of(raw).is_some_and(|w| starts_something(w.as_str()));
@@ -1933,18 +1934,44 @@ fn starter_lookup_matches_the_vocabulary_test() {
             w[1..].to_owned(),
         ]);
     }
+    let is_qualifier = |raw: &str| Lower::of(raw).is_some_and(|w| QUALIFIERS.contains(&w.as_str()));
+    let is_month = |raw: &str| Lower::of(raw).is_some_and(|w| month_of(w.as_str()).is_some());
+    let mut hits = [0; 3];
+    let mut check = |text: &str, start: usize, end: usize| {
+        let w = &text[start..end];
+        assert_eq!(is_starter_at(text, start, end), old(w), "{w:?}");
+        assert_eq!(
+            QUALIFIER_SET.contains_at(text, start, end),
+            is_qualifier(w),
+            "{w:?}"
+        );
+        assert_eq!(
+            MONTH_SET.contains_at(text, start, end),
+            is_month(w),
+            "{w:?}"
+        );
+        hits[0] += usize::from(old(w));
+        hits[1] += usize::from(is_qualifier(w));
+        hits[2] += usize::from(is_month(w));
+    };
+    for w in &words {
+        check(w, 0, w.len());
+        // In place too, as the scanner asks (packed from the text around).
+        let text = format!("x {w} y z long enough to read sixteen bytes around");
+        check(&text, 2, 2 + w.len());
+    }
+    let mut in_fixtures = 0;
     for text in fixture_texts() {
         for t in tokenize(&text).0.iter().filter(|t| t.kind == Kind::Word) {
-            words.push(text[t.start()..t.end()].to_owned());
+            check(&text, t.start(), t.end());
+            in_fixtures += 1;
         }
     }
-    assert!(words.len() > 10_000, "fixtures not found");
-    let mut hits = 0;
-    for w in &words {
-        assert_eq!(is_starter(w), old(w), "{w:?}");
-        hits += usize::from(old(w));
-    }
-    assert!(hits > 500, "too few starters seen: {hits}");
+    assert!(in_fixtures > 10_000, "fixtures not found");
+    assert!(
+        hits.iter().all(|&n| n > 200),
+        "too few of each seen: {hits:?}"
+    );
 }
 
 /// The tokenizer as it was before the byte-class table: the reference the
@@ -2271,4 +2298,20 @@ fn packed_words_are_lowercased_as_byte_by_byte() {
         }
     }
     assert_eq!(pack_lower(b""), 0);
+    // In place: the bytes around the word, read with it, must not count;
+    // the word at every offset of texts from 1 to 40 bytes (the ends and
+    // texts shorter than sixteen bytes take the other two paths).
+    for text_len in 1..=40usize {
+        for _ in 0..200 {
+            let text: Vec<u8> = (0..text_len).map(|_| rng.next() as u8).collect();
+            let start = (rng.next() % text_len as u64) as usize;
+            let end = start + 1 + (rng.next() % (text_len - start) as u64) as usize;
+            let word = &text[start..end.min(start + PACKED_MAX)];
+            assert_eq!(
+                pack_lower_at(&text, start, end),
+                reference(word),
+                "{text:?}[{start}..{end}]"
+            );
+        }
+    }
 }
