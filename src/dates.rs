@@ -118,11 +118,17 @@ pub struct DateContext {
 
 /// Every date found in `text`, in order of appearance, each with its role.
 pub fn extract(text: &str, ctx: &DateContext) -> Vec<FoundDate> {
+    extract_with(text, ctx, &mut Scratch::default())
+}
+
+/// [`extract`], with buffers kept from the previous text: the same answer,
+/// for callers that read many texts in a row.
+pub fn extract_with(text: &str, ctx: &DateContext, scratch: &mut Scratch) -> Vec<FoundDate> {
     if has_markup(text) {
         let (clean, overrides) = strip_markup(text);
-        extract_clean(&clean, ctx, &overrides)
+        extract_clean(&clean, ctx, &overrides, scratch)
     } else {
-        extract_clean(text, ctx, &[])
+        extract_clean(text, ctx, &[], scratch)
     }
 }
 
@@ -403,21 +409,21 @@ fn letter_at(text: &str, i: usize) -> Option<usize> {
 /// end of a word or a number with one `trailing_zeros` instead of a loop
 /// whose exit branch mispredicts at every word's end (that loop was the
 /// largest single cost of feed extraction, benches/extract.rs).
+#[derive(Debug, Default)]
 struct ByteMasks {
     letter: Vec<u64>,
     digit: Vec<u64>,
 }
 
 impl ByteMasks {
-    fn of(b: &[u8]) -> ByteMasks {
-        let words = b.len().div_ceil(64);
-        let mut m = ByteMasks {
-            letter: Vec::with_capacity(words),
-            digit: Vec::with_capacity(words),
-        };
+    /// The masks of `b`, in place of the previous ones (the buffers are
+    /// kept: see [`Scratch`]).
+    fn fill(&mut self, b: &[u8]) {
+        self.letter.clear();
+        self.digit.clear();
         let mut chunks = b.chunks_exact(64);
         for chunk in &mut chunks {
-            m.push(chunk);
+            self.push(chunk);
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
@@ -425,9 +431,8 @@ impl ByteMasks {
             // clear, as `run_end` needs past the end.
             let mut padded = [0u8; 64];
             padded[..rest.len()].copy_from_slice(rest);
-            m.push(&padded);
+            self.push(&padded);
         }
-        m
     }
 
     /// The masks of 64 bytes: one byte of 0/1 per byte first (a loop the
@@ -487,19 +492,48 @@ fn mark(cands: &mut Vec<u32>, n: &mut usize, index: usize, keep: bool) {
     *n += usize::from(keep);
 }
 
+/// The buffers a reading of one text fills and the next reuses: the
+/// tokenizer's masks, tokens and candidates. A feed or a listing reads a
+/// few hundred descriptions in a row, and allocating, zeroing and freeing
+/// these blocks (each about the size of the text) for each one was a
+/// tenth of the date scanner's time (benches/extract.rs). It holds nothing
+/// from one reading that the next can see.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    masks: ByteMasks,
+    toks: Vec<Tok>,
+    cands: Vec<u32>,
+}
+
 /// The tokens of `text`, and the indices of those the scanner must look at
 /// (see [`Scan::cands`]).
+#[cfg(test)]
 fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
+    let mut scratch = Scratch::default();
+    tokenize_into(text, &mut scratch);
+    (scratch.toks, scratch.cands)
+}
+
+/// [`tokenize`] into the buffers of `scratch`: `toks` and `cands` hold the
+/// tokens and the candidates when it returns.
+fn tokenize_into(text: &str, scratch: &mut Scratch) {
     let text = &text[..floor_char(text, text.len().min(MAX_TEXT))];
     let b = text.as_bytes();
-    let masks = ByteMasks::of(b);
+    let Scratch { masks, toks, cands } = scratch;
+    masks.fill(b);
     let starters = &*STARTERS;
     // Prose has about one token per five bytes (French descriptions a little
     // more): a quarter of the length is rarely outgrown, and outgrowing
     // copies the tokens (benches/extract.rs).
-    let mut toks = Vec::with_capacity(text.len() / 4 + 8);
-    // Candidates, the first `n` of `cands` (see `mark`).
-    let mut cands = vec![0u32; text.len() / 8 + 8];
+    toks.clear();
+    toks.reserve(text.len() / 4 + 8);
+    // Candidates, the first `n` of `cands` (see `mark`): the slots past `n`
+    // are written before they are counted, so a reused buffer is not
+    // cleared, only grown.
+    let want = text.len() / 8 + 8;
+    if cands.len() < want {
+        cands.resize(want, 0);
+    }
     let mut n = 0;
     let mut nl = false;
     let mut i = 0;
@@ -520,7 +554,7 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
                 let num = b[start..i].iter().fold(0u32, |n, d| {
                     n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
                 });
-                mark(&mut cands, &mut n, toks.len(), true);
+                mark(cands, &mut n, toks.len(), true);
                 toks.push(Tok::new(Kind::Num, start, i, num, nl));
             }
             class => {
@@ -553,7 +587,7 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
                         let len = i - start;
                         let starter = len <= STARTER_MAX_BYTES
                             && (!ascii | starters.may_have_ascii_at(b[start], b[i - 1], len));
-                        mark(&mut cands, &mut n, toks.len(), starter);
+                        mark(cands, &mut n, toks.len(), starter);
                         toks.push(Tok::new(Kind::Word, start, i, 0, nl));
                         nl = false;
                         if b.get(i) == Some(&b' ')
@@ -591,7 +625,6 @@ fn tokenize(text: &str) -> (Vec<Tok>, Vec<u32>) {
         }
     }
     cands.truncate(n);
-    (toks, cands)
 }
 
 /// A lowercase copy of a short word in a stack buffer (no allocation: this
@@ -644,9 +677,26 @@ struct Scan<'a> {
 }
 
 impl<'a> Scan<'a> {
+    #[cfg(test)]
     fn new(text: &'a str) -> Scan<'a> {
-        let (toks, cands) = tokenize(text);
-        Scan { text, toks, cands }
+        Scan::new_in(text, &mut Scratch::default())
+    }
+
+    /// The scan of `text`, its buffers taken from `scratch` (give them back
+    /// with [`Scan::reclaim`]).
+    fn new_in(text: &'a str, scratch: &mut Scratch) -> Scan<'a> {
+        tokenize_into(text, scratch);
+        Scan {
+            text,
+            toks: std::mem::take(&mut scratch.toks),
+            cands: std::mem::take(&mut scratch.cands),
+        }
+    }
+
+    /// Returns the buffers to `scratch` for the next text.
+    fn reclaim(self, scratch: &mut Scratch) {
+        scratch.toks = self.toks;
+        scratch.cands = self.cands;
     }
 
     fn tok(&self, i: usize) -> Option<&Tok> {
@@ -2492,9 +2542,15 @@ fn resolve(p: &Point, year: i32, text: &str, ctx: &DateContext) -> Option<DatePo
     }
 }
 
-fn extract_clean(text: &str, ctx: &DateContext, elements: &[TimeElement]) -> Vec<FoundDate> {
-    let sc = Scan::new(text);
+fn extract_clean(
+    text: &str,
+    ctx: &DateContext,
+    elements: &[TimeElement],
+    scratch: &mut Scratch,
+) -> Vec<FoundDate> {
+    let sc = Scan::new_in(text, scratch);
     let (mut items, pendings) = scan_points(&sc);
+    sc.reclaim(scratch);
     if !elements.is_empty() {
         items.retain(|it| {
             !elements

@@ -2315,3 +2315,28 @@ fn packed_words_are_lowercased_as_byte_by_byte() {
         }
     }
 }
+
+/// One [`Scratch`] carried from text to text gives each text the dates a
+/// fresh one gives: texts of every length in a row (a long one leaves
+/// candidates past the next one's end, a short one a small buffer), each
+/// read twice.
+#[test]
+fn a_reused_scratch_reads_as_a_fresh_one() {
+    let c = ctx(Language::Fr, "Europe/Paris", "2026-01-15");
+    let mut texts = fixture_texts();
+    assert!(texts.len() > 20, "fixtures not found");
+    let mut rng = XorShift(0x5C2A_7C11);
+    texts.extend((0..300).map(|_| {
+        let parts = 1 + rng.next() % 200;
+        fragment(&mut rng, parts)
+    }));
+    let mut scratch = Scratch::default();
+    for text in texts.iter().chain(texts.iter().rev()) {
+        assert_eq!(
+            format!("{:?}", extract_with(text, &c, &mut scratch)),
+            format!("{:?}", extract(text, &c)),
+            "{}",
+            &text[..floor_char(text, text.len().min(120))]
+        );
+    }
+}

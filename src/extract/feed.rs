@@ -18,7 +18,8 @@ use chrono::{DateTime, Utc};
 
 use super::text::{html_to_text, one_line};
 use super::{
-    ExtractError, ExtractProblem, Extracted, dates_in, eu_identifiers, keep_item, push_identifiers,
+    DateReader, ExtractError, ExtractProblem, Extracted, eu_identifiers, keep_item,
+    push_identifiers,
 };
 use crate::config::Source;
 use crate::model::{CallDraft, DateRole};
@@ -60,6 +61,7 @@ pub fn extract(
     }
 
     let mut out = Extracted::default();
+    let mut dates = DateReader::new(source, now);
     for (n, entry) in feed.entries.iter().enumerate() {
         let guid = entry.id.trim();
         // Named only in problems: built when one is reported.
@@ -168,7 +170,7 @@ pub fn extract(
                 .collect(),
             ..CallDraft::default()
         };
-        for d in dates_in(&words, source, now) {
+        for d in dates.read(&words) {
             match d.role {
                 DateRole::Deadline => draft.deadlines.push(d.point),
                 DateRole::Opening if draft.opening.is_none() => draft.opening = Some(d.point),

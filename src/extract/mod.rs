@@ -262,17 +262,36 @@ pub fn eu_identifiers(text: &str) -> Vec<String> {
 /// Dates found in `text` by the shared date extractor, read in the source's
 /// language and zone.
 pub(crate) fn dates_in(text: &str, source: &Source, now: DateTime<Utc>) -> Vec<FoundDate> {
-    if text.trim().is_empty() {
-        return Vec::new();
+    DateReader::new(source, now).read(text)
+}
+
+/// [`dates_in`] for the texts of one source read one after another: the
+/// date extractor's buffers are kept from one text to the next (see
+/// [`dates::Scratch`]).
+pub(crate) struct DateReader {
+    ctx: DateContext,
+    scratch: dates::Scratch,
+}
+
+impl DateReader {
+    pub(crate) fn new(source: &Source, now: DateTime<Utc>) -> DateReader {
+        DateReader {
+            ctx: DateContext {
+                lang: source.language,
+                zone: source.timezone,
+                now,
+            },
+            scratch: dates::Scratch::default(),
+        }
     }
-    dates::extract(
-        text,
-        &DateContext {
-            lang: source.language,
-            zone: source.timezone,
-            now,
-        },
-    )
+
+    /// The dates of `text`, as [`dates_in`] finds them.
+    pub(crate) fn read(&mut self, text: &str) -> Vec<FoundDate> {
+        if text.trim().is_empty() {
+            return Vec::new();
+        }
+        dates::extract_with(text, &self.ctx, &mut self.scratch)
+    }
 }
 
 /// Adds `ids` to `into`, keeping order and skipping duplicates.
