@@ -1844,11 +1844,13 @@ fn slot_of(key: u128) -> usize {
 /// each of dozens of strings (that was a large part of `extract`'s time on
 /// long prose, benches/extract.rs).
 struct WordSet {
-    /// By byte length: a bit per lowercase ASCII first letter that some
-    /// ASCII word of that length begins with.
-    first: [u32; PACKED_MAX + 1],
-    /// The same for the last letter.
-    last: [u32; PACKED_MAX + 1],
+    /// By byte length, then first letter (`a` = 0; 26 to 31 stay empty):
+    /// a bit per last letter, set when some ASCII word of the set has that
+    /// length, first and last letter. Exact triples, not a length's first
+    /// letters and last letters apart: those let through about one word of
+    /// prose in seven (`appel`, `soutient`, `trois`, `TWIN`…), each then
+    /// packed and looked up by the scanner (benches/extract.rs).
+    ends: [[u32; 32]; PACKED_MAX + 1],
     /// The ASCII words, packed by [`pack_lower`], in an open-addressing
     /// table of [`SLOTS`] (0 marks an empty slot: no word packs to 0). A
     /// miss, the usual answer, is one multiplication and one load.
@@ -1862,8 +1864,7 @@ struct WordSet {
 impl WordSet {
     fn new(words: impl IntoIterator<Item = &'static str>) -> WordSet {
         let mut s = WordSet {
-            first: [0; PACKED_MAX + 1],
-            last: [0; PACKED_MAX + 1],
+            ends: [[0; 32]; PACKED_MAX + 1],
             packed: Box::new([0; SLOTS]),
             other: Vec::new(),
         };
@@ -1877,8 +1878,7 @@ impl WordSet {
                 && first.is_ascii_lowercase()
                 && last.is_ascii_lowercase()
             {
-                s.first[b.len()] |= 1 << (first - b'a');
-                s.last[b.len()] |= 1 << (last - b'a');
+                s.ends[b.len()][usize::from(first - b'a')] |= 1 << (last - b'a');
                 let key = pack_lower_at(b, 0, b.len());
                 let mut at = slot_of(key);
                 while s.packed[at] != 0 && s.packed[at] != key {
@@ -1918,11 +1918,11 @@ impl WordSet {
     /// from its first and last byte: false means `has_ascii_at` is false; true
     /// leaves the question open. Without a branch (the tokenizer asks it of
     /// every word): a byte that is not a letter lowercases to an index past
-    /// `z`, whose bit is clear in every bitmap.
+    /// `z`, whose row and bit are empty in every table.
     fn may_have_ascii_at(&self, first: u8, last: u8, len: usize) -> bool {
         let at = |b: u8| u32::from((b | 0x20).wrapping_sub(b'a')).min(31);
         let slot = len.min(PACKED_MAX);
-        let hit = (self.first[slot] >> at(first)) & (self.last[slot] >> at(last)) & 1;
+        let hit = (self.ends[slot][at(first) as usize] >> at(last)) & 1;
         (len <= PACKED_MAX) & (hit != 0)
     }
 
@@ -1937,8 +1937,7 @@ impl WordSet {
         b.len() <= PACKED_MAX
             && c.is_ascii_lowercase()
             && z.is_ascii_lowercase()
-            && self.first[b.len()] & (1 << (c - b'a')) != 0
-            && self.last[b.len()] & (1 << (z - b'a')) != 0
+            && self.ends[b.len()][usize::from(c - b'a')] & (1 << (z - b'a')) != 0
     }
 
     /// The lowercase form of `raw` (as [`Lower`] makes it) is in the set.
