@@ -856,6 +856,15 @@ mod tests {
             "</style>",
             "<!x>",
             "<? y ?>",
+            " ",
+            "  ",
+            "c ",
+            " &eacute; ",
+            "AT&T",
+            "\t",
+            "&#x41;",
+            "\u{a0}",
+            "12345678",
         ];
         let mut rng = XorShift(0xDEAD_BEEF_CAFE_F00D);
         let mut cases: Vec<String> = fixture_texts().into_iter().map(|(_, t)| t).collect();
