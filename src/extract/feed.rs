@@ -61,7 +61,11 @@ pub fn extract(
     }
 
     let mut out = Extracted::default();
+    out.calls.reserve(feed.entries.len());
     let mut dates = DateReader::new(source, now);
+    // The words each entry's dates are read in; one buffer for all entries
+    // (a feed's descriptions are a few kilobytes each).
+    let mut words = String::new();
     for (n, entry) in feed.entries.iter().enumerate() {
         let guid = entry.id.trim();
         // Named only in problems: built when one is reported.
@@ -128,8 +132,7 @@ pub fn extract(
         };
         // The words a deadline can be in: title, then the description and
         // the content when they differ.
-        let mut words =
-            String::with_capacity(title.len() + summary_text.len() + content_text.len() + 4);
+        words.clear();
         words.push_str(&title);
         for part in [&summary_text, &content_text] {
             if !part.is_empty() && !words.contains(part.as_str()) {
