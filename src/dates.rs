@@ -495,9 +495,10 @@ fn mark(cands: &mut Vec<u32>, n: &mut usize, index: usize, keep: bool) {
 /// The buffers a reading of one text fills and the next reuses: the
 /// tokenizer's masks, tokens and candidates. A feed or a listing reads a
 /// few hundred descriptions in a row, and allocating, zeroing and freeing
-/// these blocks (each about the size of the text) for each one was a
-/// tenth of the date scanner's time (benches/extract.rs). It holds nothing
-/// from one reading that the next can see.
+/// these blocks (each about the size of the text) for each one was several
+/// per cent of the date scanner's time (malloc, memset and free in a
+/// profile of benches/extract.rs). It holds nothing from one reading that
+/// the next can see.
 #[derive(Debug, Default)]
 pub struct Scratch {
     masks: ByteMasks,
@@ -1795,9 +1796,10 @@ fn pack_lower(w: &[u8]) -> u128 {
 /// date scanner's time, benches/extract.rs): a byte from `A` to `Z` gains
 /// 0x20. The sixteen bytes are read from the text itself, around the word,
 /// and what is not the word is cleared: copying the word into a zeroed
-/// buffer and reading that back as one integer stalls the load behind the
-/// variable-length store (store forwarding fails), and that copy was most
-/// of the lookups' time (benches/extract.rs, 2026-11-27).
+/// buffer first and reading that back as one integer makes the load wait
+/// for a variable-length copy, and `pack_lower` written so was the largest
+/// cost of the scan's own work in a profile of benches/extract.rs
+/// (2026-11-27).
 fn pack_lower_at(text: &[u8], start: usize, end: usize) -> u128 {
     const LOW7: u128 = u128::from_le_bytes([0x7F; 16]);
     const HIGH: u128 = u128::from_le_bytes([0x80; 16]);
@@ -1847,9 +1849,10 @@ struct WordSet {
     /// By byte length, then first letter (`a` = 0; 26 to 31 stay empty):
     /// a bit per last letter, set when some ASCII word of the set has that
     /// length, first and last letter. Exact triples, not a length's first
-    /// letters and last letters apart: those let through about one word of
-    /// prose in seven (`appel`, `soutient`, `trois`, `TWIN`…), each then
-    /// packed and looked up by the scanner (benches/extract.rs).
+    /// letters and last letters apart: those let through about one word in
+    /// six of the benchmark's French prose (`soutient`, `moins`, `lien`,
+    /// `TWIN`…), each then packed and looked up by the scanner
+    /// (benches/extract.rs).
     ends: [[u32; 32]; PACKED_MAX + 1],
     /// The ASCII words, packed by [`pack_lower`], in an open-addressing
     /// table of [`SLOTS`] (0 marks an empty slot: no word packs to 0). A
