@@ -242,9 +242,10 @@ macro_rules! deserialize_any {
     };
 }
 
-/// Implements the `visit_*` methods of the scalar JSON values by returning
-/// `$value` (an expression of the visitor's value type).
-macro_rules! visit_scalars {
+/// Implements the `visit_*` methods of the scalar JSON values other than
+/// strings (booleans, numbers, null) by returning `$value` (an expression
+/// of the visitor's value type).
+macro_rules! visit_non_strings {
     ($value:expr) => {
         fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
             Ok($value)
@@ -258,10 +259,18 @@ macro_rules! visit_scalars {
         fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
             Ok($value)
         }
-        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
             Ok($value)
         }
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+    };
+}
+
+/// Implements the `visit_*` methods of every scalar JSON value, strings
+/// included, by returning `$value`.
+macro_rules! visit_scalars {
+    ($value:expr) => {
+        $crate::extract::eu_portal::page::visit_non_strings!($value);
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
             Ok($value)
         }
     };
@@ -287,7 +296,7 @@ macro_rules! skip_map {
     };
 }
 
-pub(super) use {deserialize_any, skip_map, skip_seq, visit_scalars};
+pub(super) use {deserialize_any, skip_map, skip_seq, visit_non_strings, visit_scalars};
 
 deserialize_any!(Top, "a SEDIA search response", {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
@@ -499,27 +508,13 @@ deserialize_any!(Scalar, "a metadata value", {
 pub(super) struct OnlyString(pub(super) Option<String>);
 
 deserialize_any!(OnlyString, "a string", {
-    fn visit_bool<E>(self, _: bool) -> Result<OnlyString, E> {
-        Ok(OnlyString(None))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<OnlyString, E> {
-        Ok(OnlyString(None))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<OnlyString, E> {
-        Ok(OnlyString(None))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<OnlyString, E> {
-        Ok(OnlyString(None))
-    }
     fn visit_str<E>(self, s: &str) -> Result<OnlyString, E> {
         Ok(OnlyString(Some(s.to_owned())))
     }
     fn visit_string<E>(self, s: String) -> Result<OnlyString, E> {
         Ok(OnlyString(Some(s)))
     }
-    fn visit_unit<E>(self) -> Result<OnlyString, E> {
-        Ok(OnlyString(None))
-    }
+    visit_non_strings!(OnlyString(None));
     skip_seq!(OnlyString(None));
     skip_map!(OnlyString(None));
 });
