@@ -95,7 +95,10 @@ pub enum FetchError {
         after: Duration,
     },
     /// The connection could not be established (DNS, refused, TLS).
-    #[error("{url}: cannot connect: {source}. Check the address and the network")]
+    #[error(
+        "{url}: cannot connect: {}. Check the address and the network",
+        root_cause(.source)
+    )]
     Connect {
         /// The URL.
         url: Url,
@@ -104,7 +107,7 @@ pub enum FetchError {
         source: reqwest::Error,
     },
     /// The connection failed during the exchange (reset, truncated answer).
-    #[error("{url}: the connection failed during the exchange: {source}")]
+    #[error("{url}: the connection failed during the exchange: {}", root_cause(.source))]
     Network {
         /// The URL.
         url: Url,
@@ -113,7 +116,10 @@ pub enum FetchError {
         source: reqwest::Error,
     },
     /// The body could not be decompressed.
-    #[error("{url}: the server sent a body that cannot be decoded: {source}")]
+    #[error(
+        "{url}: the server sent a body that cannot be decoded: {}",
+        root_cause(.source)
+    )]
     Decode {
         /// The URL.
         url: Url,
@@ -305,6 +311,17 @@ impl Default for RetryTiming {
     }
 }
 
+/// Makes ring the process's rustls crypto provider. fundwatch builds rustls
+/// with ring alone (aws-lc-rs is a large C library to compile), and reqwest's
+/// `rustls-no-provider` feature panics when building a client unless a
+/// provider was installed first; lettre's SMTP transport reads the same
+/// process default.
+pub fn install_crypto_provider() {
+    // An error only says a provider is already installed: by an earlier
+    // call, and so ring, since no other provider is compiled in.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 #[derive(Debug)]
 struct Shared {
     client: reqwest::Client,
@@ -343,6 +360,7 @@ impl Fetcher {
     /// the connect timeout and the fallback User-Agent (each request still
     /// sends its own policy's User-Agent and total timeout).
     pub fn new(default_policy: &FetchPolicy) -> Result<Fetcher, FetchError> {
+        install_crypto_provider();
         let client = reqwest::Client::builder()
             .user_agent(default_policy.user_agent.as_str())
             .connect_timeout(default_policy.connect_timeout)
@@ -754,6 +772,18 @@ fn header_value(url: &Url, what: &str, value: &str) -> Result<HeaderValue, Fetch
         url: url.clone(),
         reason: format!("{what} {value:?} is not a valid HTTP header value (visible ASCII only)"),
     })
+}
+
+/// The innermost error of reqwest's chain. reqwest's own message ("error
+/// sending request for url (…)") repeats the URL and hides why; the last
+/// cause says it: "Connection refused", a DNS failure, "invalid peer
+/// certificate: UnknownIssuer".
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// Maps a reqwest error to the variant that says what happened.

@@ -920,3 +920,47 @@ async fn real_samples_survive_gzip_transfer_and_decoding() {
         assert_eq!(f.text(), String::from_utf8(original).unwrap(), "{name}");
     }
 }
+
+/// Real bug: a refused connection read "cannot connect: error sending request
+/// for url (…)", which hid the reason behind reqwest's own wrapper message.
+#[tokio::test]
+async fn a_connect_error_says_why_not_only_which_url() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let u: Url = format!("http://{addr}/feed.xml").parse().unwrap();
+    let p = FetchPolicy {
+        max_retries: 0,
+        ..policy()
+    };
+    let msg = fetcher().get(&u, &p, None).await.unwrap_err().to_string();
+    assert!(msg.contains("refused"), "{msg}");
+    assert!(!msg.contains("error sending request"), "{msg}");
+}
+
+/// HTTPS runs on rustls with ring, the only crypto provider compiled in
+/// (`Fetcher::new` installs it; without it reqwest panics when building the
+/// client). A server that answers a TLS hello in plain HTTP makes the
+/// handshake fail, and the error names the TLS failure.
+#[tokio::test]
+async fn https_uses_the_ring_provider_and_a_failed_handshake_says_why() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buf = [0u8; 512];
+            let _ = stream.read(&mut buf).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let u: Url = format!("https://{addr}/feed.xml").parse().unwrap();
+    let p = FetchPolicy {
+        max_retries: 0,
+        ..policy()
+    };
+    let msg = fetcher().get(&u, &p, None).await.unwrap_err().to_string();
+    assert!(msg.contains(&format!("https://{addr}/robots.txt")), "{msg}");
+    assert!(msg.contains("corrupt message"), "{msg}");
+}
