@@ -10,8 +10,9 @@
 //! message and returned at once, so the caller can record it and go on with
 //! the other recipients. Logs name the recipient's domain, never the address.
 //!
-//! TLS goes through lettre's rustls with the aws-lc-rs provider, the one
-//! reqwest already brings (DESIGN.md "One TLS stack").
+//! TLS goes through lettre's rustls with the ring provider, the one reqwest
+//! uses too (DESIGN.md "One TLS stack"; ring rather than aws-lc-rs for CI's
+//! build time, see BENCHMARKS.md).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
