@@ -12,7 +12,7 @@ use serde_json::json;
 use fundwatch::crawl::{self, Sink};
 use fundwatch::fetch::Fetcher;
 use fundwatch::model::Call;
-use fundwatch::store::Store;
+use fundwatch::store::{SourceState, Store};
 
 use super::{Cli, Exit};
 
@@ -79,6 +79,7 @@ fn list(cli: &Cli, json: bool) -> anyhow::Result<Exit> {
             "last_attempt": state.and_then(|st| st.last_attempt),
             "last_success": state.and_then(|st| st.last_success),
             "last_error": state.and_then(|st| st.last_error.clone()),
+            "last_error_at": state.and_then(|st| st.last_error_at),
             "consecutive_failures": state.map(|st| st.consecutive_failures).unwrap_or(0),
             "failing_since": state.and_then(|st| st.failing_since),
             "calls": counts.get(&s.id).copied().unwrap_or(0),
@@ -107,12 +108,20 @@ fn list(cli: &Cli, json: bool) -> anyhow::Result<Exit> {
             fmt_time(state.and_then(|st| st.last_success)),
             state.map(|st| st.consecutive_failures).unwrap_or(0),
             counts.get(&s.id).copied().unwrap_or(0),
-            state
-                .and_then(|st| st.last_error.clone())
-                .unwrap_or_default(),
+            state.map(last_error_cell).unwrap_or_default(),
         )?;
     }
     Ok(Exit::Ok)
+}
+
+/// The "last error" cell: the message with its time. The error is kept
+/// after a later success (it is the source's history), and undated it read
+/// as a current failure next to "fails 0".
+fn last_error_cell(state: &SourceState) -> String {
+    match &state.last_error {
+        Some(e) => format!("{}: {e}", fmt_time(state.last_error_at)),
+        None => String::new(),
+    }
 }
 
 fn check(cli: &Cli, id: &str, json: bool) -> anyhow::Result<Exit> {

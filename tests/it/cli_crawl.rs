@@ -245,3 +245,95 @@ async fn invalid_configuration_exits_3_and_fetches_nothing() {
         "nothing may be written"
     );
 }
+
+/// Real bug: after a failure and then a success, `sources list` printed the
+/// old error with no date next to "fails 0", so a healthy source read as a
+/// broken one. The error is kept (it is the source's history) but dated.
+#[tokio::test(flavor = "multi_thread")]
+async fn sources_list_dates_an_error_that_a_later_success_left_behind() {
+    use crate::support::fixture;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let server = portal_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let extra = r#"
+[[source]]
+id = "late"
+kind = "feed"
+url = "BASE/late/feed.xml"
+schedule = "0 0 6 * * *"
+level = "national"
+funder = "Late agency"
+language = "fr"
+"#
+    .replace("BASE", &server.uri());
+    std::fs::write(
+        dir.path().join("sources.toml"),
+        sources_toml(&server.uri(), &extra),
+    )
+    .unwrap();
+    let crawl_late = || {
+        fundwatch(dir.path())
+            .args(["crawl", "--source", "late"])
+            .output()
+            .unwrap()
+    };
+    let list = || {
+        let out = fundwatch(dir.path())
+            .args(["sources", "list"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines()
+            .find(|l| l.starts_with("late "))
+            .unwrap_or_else(|| panic!("no row for late in {text}"))
+            .to_owned()
+    };
+
+    // Nothing is served there yet: a 404.
+    assert_eq!(crawl_late().status.code(), Some(2));
+    let failing = list();
+    assert!(failing.contains("HTTP 404"), "{failing}");
+
+    Mock::given(method("GET"))
+        .and(path("/late/feed.xml"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            fixture("e2e/anr-feed.xml"),
+            "application/rss+xml; charset=utf-8",
+        ))
+        .mount(&server)
+        .await;
+    assert_eq!(crawl_late().status.code(), Some(0));
+
+    let row = list();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    // id, kind, the six fields of the schedule, next run and last success
+    // (a date and a time each), fails, calls, then the last error.
+    assert_eq!(cells[12], "0", "fails: {row}");
+    let success = format!("{} {}", cells[10], cells[11]);
+    assert!(
+        cells[15].ends_with(':') && cells[16].starts_with("http"),
+        "the error cell starts with its date and time: {row}"
+    );
+    let error_at = format!("{} {}", cells[14], cells[15].trim_end_matches(':'));
+    assert!(error_at <= success, "{row}");
+
+    let out = fundwatch(dir.path())
+        .args(["sources", "list", "--json"])
+        .output()
+        .unwrap();
+    let rows = stdout_json(&out);
+    let late = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "late")
+        .unwrap();
+    assert_eq!(late["consecutive_failures"], 0, "{late:#}");
+    let (err_at, success) = (
+        late["last_error_at"].as_str().unwrap(),
+        late["last_success"].as_str().unwrap(),
+    );
+    assert!(err_at <= success, "{late:#}");
+}
