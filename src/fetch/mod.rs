@@ -316,7 +316,7 @@ impl Default for RetryTiming {
 /// `rustls-no-provider` feature panics when building a client unless a
 /// provider was installed first; lettre's SMTP transport reads the same
 /// process default.
-pub fn install_crypto_provider() {
+fn install_crypto_provider() {
     // An error only says a provider is already installed: by an earlier
     // call, and so ring, since no other provider is compiled in.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -6,13 +6,36 @@ use serde_json::Value;
 
 use crate::support::{fundwatch, portal_server, sources_toml, stdout_json};
 
-fn by_source<'a>(reports: &'a Value, id: &str) -> &'a Value {
-    reports
-        .as_array()
+/// The object of `rows` (a JSON array) whose `key` is `id`.
+fn row<'a>(rows: &'a Value, key: &str, id: &str) -> &'a Value {
+    rows.as_array()
         .expect("array")
         .iter()
-        .find(|r| r["source"] == id)
-        .unwrap_or_else(|| panic!("no report for {id} in {reports:#}"))
+        .find(|r| r[key] == id)
+        .unwrap_or_else(|| panic!("no {key} {id} in {rows:#}"))
+}
+
+/// `crawl --json`'s report for one source.
+fn by_source<'a>(reports: &'a Value, id: &str) -> &'a Value {
+    row(reports, "source", id)
+}
+
+/// Writes `sources.toml` with the shipped test sources plus a feed source
+/// `id` at `BASE/id/feed.xml`.
+fn write_sources_with_feed(dir: &std::path::Path, base: &str, id: &str, funder: &str) {
+    let extra = format!(
+        r#"
+[[source]]
+id = "{id}"
+kind = "feed"
+url = "{base}/{id}/feed.xml"
+schedule = "0 0 6 * * *"
+level = "national"
+funder = "{funder}"
+language = "fr"
+"#
+    );
+    std::fs::write(dir.join("sources.toml"), sources_toml(base, &extra)).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -171,22 +194,7 @@ async fn show_prints_every_deadline_of_a_two_stage_topic() {
 async fn a_malformed_feed_fails_alone_and_exits_2() {
     let server = portal_server().await;
     let dir = tempfile::tempdir().unwrap();
-    let extra = r#"
-[[source]]
-id = "broken"
-kind = "feed"
-url = "BASE/broken/feed.xml"
-schedule = "0 0 6 * * *"
-level = "national"
-funder = "Broken agency"
-language = "fr"
-"#
-    .replace("BASE", &server.uri());
-    std::fs::write(
-        dir.path().join("sources.toml"),
-        sources_toml(&server.uri(), &extra),
-    )
-    .unwrap();
+    write_sources_with_feed(dir.path(), &server.uri(), "broken", "Broken agency");
     let out = fundwatch(dir.path())
         .args(["crawl", "--json", "--source", "anr", "--source", "broken"])
         .output()
@@ -209,16 +217,11 @@ language = "fr"
         .output()
         .unwrap();
     let list = stdout_json(&out);
-    let row = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == "broken")
-        .unwrap();
-    assert_eq!(row["consecutive_failures"], 1, "{row:#}");
+    let broken = row(&list, "id", "broken");
+    assert_eq!(broken["consecutive_failures"], 1, "{broken:#}");
     assert!(
-        row["last_error"].as_str().is_some_and(|e| !e.is_empty()),
-        "{row:#}"
+        broken["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{broken:#}"
     );
 }
 
@@ -257,22 +260,7 @@ async fn sources_list_dates_an_error_that_a_later_success_left_behind() {
 
     let server = portal_server().await;
     let dir = tempfile::tempdir().unwrap();
-    let extra = r#"
-[[source]]
-id = "late"
-kind = "feed"
-url = "BASE/late/feed.xml"
-schedule = "0 0 6 * * *"
-level = "national"
-funder = "Late agency"
-language = "fr"
-"#
-    .replace("BASE", &server.uri());
-    std::fs::write(
-        dir.path().join("sources.toml"),
-        sources_toml(&server.uri(), &extra),
-    )
-    .unwrap();
+    write_sources_with_feed(dir.path(), &server.uri(), "late", "Late agency");
     let crawl_late = || {
         fundwatch(dir.path())
             .args(["crawl", "--source", "late"])
@@ -306,34 +294,32 @@ language = "fr"
         .await;
     assert_eq!(crawl_late().status.code(), Some(0));
 
-    let row = list();
-    let cells: Vec<&str> = row.split_whitespace().collect();
+    let line = list();
+    let cells: Vec<&str> = line.split_whitespace().collect();
     // id, kind, the six fields of the schedule, next run and last success
     // (a date and a time each), fails, calls, then the last error.
-    assert_eq!(cells[12], "0", "fails: {row}");
+    assert_eq!(cells[12], "0", "fails: {line}");
     let success = format!("{} {}", cells[10], cells[11]);
     assert!(
         cells[15].ends_with(':') && cells[16].starts_with("http"),
-        "the error cell starts with its date and time: {row}"
+        "the error cell starts with its date and time: {line}"
     );
     let error_at = format!("{} {}", cells[14], cells[15].trim_end_matches(':'));
-    assert!(error_at <= success, "{row}");
+    assert!(error_at <= success, "{line}");
 
     let out = fundwatch(dir.path())
         .args(["sources", "list", "--json"])
         .output()
         .unwrap();
     let rows = stdout_json(&out);
-    let late = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == "late")
-        .unwrap();
+    let late = row(&rows, "id", "late");
     assert_eq!(late["consecutive_failures"], 0, "{late:#}");
-    let (err_at, success) = (
-        late["last_error_at"].as_str().unwrap(),
-        late["last_success"].as_str().unwrap(),
+    // Compared as instants: RFC 3339 strings with different numbers of
+    // fraction digits do not sort as text.
+    let instant =
+        |k: &str| -> chrono::DateTime<chrono::Utc> { late[k].as_str().unwrap().parse().unwrap() };
+    assert!(
+        instant("last_error_at") <= instant("last_success"),
+        "{late:#}"
     );
-    assert!(err_at <= success, "{late:#}");
 }
