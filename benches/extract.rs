@@ -2,7 +2,10 @@
 //! input of realistic shape:
 //!
 //! - an RSS 2.0 feed of 500 items of ~2 KB (HTML descriptions with a French
-//!   deadline sentence), raw = `feed_rs::parser::parse`;
+//!   deadline sentence), raw = `feed_rs::parser::parse`; then, for
+//!   information, the real F&T derived feed of `../shared/fixtures/real/`
+//!   when it is there (it is not the target's input: it is small and half
+//!   its entries have no description);
 //! - an HTML listing of 500 items, raw = `scraper::Html::parse_document`
 //!   plus one pass of the item selector;
 //! - one EU-portal page of 100 rows with ~3 KB descriptions and JSON-in-string
@@ -180,8 +183,19 @@ fn report(name: &str, bytes: usize, raw: f64, ours: f64) {
 
 fn main() {
     let now: DateTime<Utc> = "2026-01-15T00:00:00Z".parse().expect("static instant");
+    // The ratios move with what else the machine runs (RSS has read 0.40 at
+    // a load of 1 and 0.53 on an idle machine, BENCHMARKS.md): a figure is
+    // recorded with the load it was taken at.
+    match std::fs::read_to_string("/proc/loadavg") {
+        Ok(l) => println!(
+            "load average (1, 5, 15 min): {}",
+            l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        ),
+        Err(_) => println!("load average: unknown (no /proc/loadavg)"),
+    }
     // `cargo bench --bench extract -- eu` runs only the cases whose name
-    // contains "eu" (for profiling one case).
+    // ("rss", "real feed", "html", "eu portal") contains "eu" (for
+    // profiling one case).
     let filter = std::env::args()
         .skip(1)
         .find(|a| !a.starts_with('-'))
@@ -207,6 +221,33 @@ fn main() {
             },
         );
         report("RSS, 500 items", doc.len(), raw, ours);
+    }
+    if wanted("real feed") {
+        // The same measure on the one real feed sample, when the shared
+        // fixtures are there (CI has them): 25 entries of the F&T portal's
+        // derived feed, about half with an empty description.
+        let real = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/fixtures/real/ft_portal_derived_calls_rss.xml");
+        match std::fs::read(&real) {
+            Ok(doc) => {
+                let (raw, ours) = side_by_side(
+                    doc.len(),
+                    || {
+                        black_box(feed_rs::parser::parse(&doc[..]).expect("real feed parses"));
+                    },
+                    || {
+                        let got = feed::extract(&doc, &feed_src, now).expect("real feed extracts");
+                        assert_eq!(got.calls.len(), 25);
+                        black_box(got);
+                    },
+                );
+                report("RSS, real F&T feed", doc.len(), raw, ours);
+            }
+            Err(e) => println!(
+                "RSS, real F&T feed: skipped, {} unreadable ({e})",
+                real.display()
+            ),
+        }
     }
 
     let html_src = source(

@@ -165,6 +165,13 @@ fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// A character [`TextBuilder::text`] lays out as a space. U+00A0 (&nbsp;) is
+/// everywhere in SEDIA descriptions and the derived F&T feed; it is layout,
+/// not content.
+fn is_space(c: char) -> bool {
+    c.is_whitespace() || c == '\u{a0}' || c == '\u{200b}'
+}
+
 /// Accumulates text and layout events into clean text.
 #[derive(Debug, Default)]
 pub(crate) struct TextBuilder {
@@ -225,12 +232,7 @@ impl TextBuilder {
                 (false, 2)
             } else {
                 let c = s[i..].chars().next().unwrap_or(' ');
-                // U+00A0 (&nbsp;) is everywhere in SEDIA descriptions and the
-                // derived F&T feed; it is layout, not content.
-                (
-                    c.is_whitespace() || c == '\u{a0}' || c == '\u{200b}',
-                    c.len_utf8(),
-                )
+                (is_space(c), c.len_utf8())
             };
             if space {
                 self.push_run(&s[run..i]);
@@ -240,6 +242,17 @@ impl TextBuilder {
             i += len;
         }
         self.push_run(&s[run..]);
+    }
+
+    /// A decoded entity: [`Self::text`], taking the usual case (`&eacute;`,
+    /// `&rsquo;`: one character that is no space) without its scan (three
+    /// entities per paragraph of French descriptions, benches/extract.rs).
+    fn entity(&mut self, s: &str) {
+        let mut chars = s.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) if !is_space(c) => self.push_run(s),
+            _ => self.text(s),
+        }
     }
 
     fn push_run(&mut self, run: &str) {
@@ -323,7 +336,7 @@ pub fn html_to_text(html: &str) -> String {
                 Some(end) if bytes[end] == b';' => {
                     if let Some(decoded) = decode_entity(&html[p..=end]) {
                         b.text(&html[literal..p]);
-                        b.text(&decoded);
+                        b.entity(&decoded);
                         literal = end + 1;
                     }
                     i = end + 1;
