@@ -100,6 +100,7 @@ use chrono_tz::Tz;
 use regex::Regex;
 
 use crate::model::{DatePoint, DateRole, FoundDate, Language};
+use crate::packed::{PACKED_MAX, pack_lower_at};
 
 #[cfg(test)]
 mod tests;
@@ -1780,55 +1781,6 @@ fn starts_something(w: &str) -> bool {
 /// 9 bytes).
 const STARTER_MAX_BYTES: usize = 10;
 
-/// Longest word [`is_starter`] packs (longer ones are never starters: the
-/// longest, `wednesday`, has 9 letters).
-const PACKED_MAX: usize = 16;
-
-/// A short ASCII word (up to [`PACKED_MAX`] bytes), lowercased, as one
-/// integer: the key of [`STARTERS`].
-#[cfg(test)]
-fn pack_lower(w: &[u8]) -> u128 {
-    pack_lower_at(w, 0, w.len())
-}
-
-/// [`pack_lower`] of the word `text[start..end]`. All sixteen bytes are
-/// lowercased at once rather than shifted in one by one (a tenth of the
-/// date scanner's time, benches/extract.rs): a byte from `A` to `Z` gains
-/// 0x20. The sixteen bytes are read from the text itself, around the word,
-/// and what is not the word is cleared: copying the word into a zeroed
-/// buffer first and reading that back as one integer makes the load wait
-/// for a variable-length copy, and `pack_lower` written so was the largest
-/// cost of the scan's own work in a profile of benches/extract.rs
-/// (2026-11-27).
-fn pack_lower_at(text: &[u8], start: usize, end: usize) -> u128 {
-    const LOW7: u128 = u128::from_le_bytes([0x7F; 16]);
-    const HIGH: u128 = u128::from_le_bytes([0x80; 16]);
-    // Per byte `v` below 0x80, `v + 0x3F` reaches 0x80 exactly when
-    // `v >= b'A'`, and `v + 0x25` when `v > b'Z'`; neither carries.
-    const FROM_A: u128 = u128::from_le_bytes([0x3F; 16]);
-    const PAST_Z: u128 = u128::from_le_bytes([0x25; 16]);
-    let n = end.saturating_sub(start).min(PACKED_MAX);
-    // Keeps the low `n` bytes (none for an empty word).
-    let keep = u128::MAX.checked_shr(8 * (16 - n as u32)).unwrap_or(0);
-    let x = if let Some(ahead) = text.get(start..).and_then(<[u8]>::first_chunk::<16>) {
-        u128::from_le_bytes(*ahead) & keep
-    } else if let Some(behind) = text.get(..start + n).and_then(<[u8]>::last_chunk::<16>) {
-        // Near the end of the text: the sixteen bytes that end with the
-        // word, shifted down.
-        u128::from_le_bytes(*behind)
-            .checked_shr(8 * (16 - n as u32))
-            .unwrap_or(0)
-    } else {
-        // A text shorter than sixteen bytes.
-        let mut bytes = [0u8; PACKED_MAX];
-        bytes[..n].copy_from_slice(&text[start..start + n]);
-        u128::from_le_bytes(bytes)
-    };
-    let low = x & LOW7;
-    let upper = (low + FROM_A) & !(low + PAST_Z) & !x & HIGH;
-    x | (upper >> 2)
-}
-
 /// Slots of a [`WordSet`]'s table: a power of two, over twice the largest
 /// set (the starters, about a hundred words; tested), so that probes stay
 /// short and always meet an empty slot.
@@ -1854,9 +1806,10 @@ struct WordSet {
     /// `TWIN`…), each then packed and looked up by the scanner
     /// (benches/extract.rs).
     ends: [[u32; 32]; PACKED_MAX + 1],
-    /// The ASCII words, packed by [`pack_lower`], in an open-addressing
-    /// table of [`SLOTS`] (0 marks an empty slot: no word packs to 0). A
-    /// miss, the usual answer, is one multiplication and one load.
+    /// The ASCII words, packed by [`crate::packed::pack_lower`], in an
+    /// open-addressing table of [`SLOTS`] (0 marks an empty slot: no word
+    /// packs to 0). A miss, the usual answer, is one multiplication and one
+    /// load.
     packed: Box<[u128; SLOTS]>,
     /// The other words (`février`, `août`, `ème`…): only compared with
     /// non-ASCII lowercase forms, so every ASCII word of a set must be

@@ -26,6 +26,7 @@ pub mod index;
 pub mod matching;
 pub mod model;
 pub mod normalize;
+mod packed;
 pub mod settings;
 pub mod stats;
 pub mod store;

@@ -2276,46 +2276,6 @@ fn role_classes_match_the_capture_groups() {
     );
 }
 
-#[test]
-fn packed_words_are_lowercased_as_byte_by_byte() {
-    // The previous `pack_lower`, one byte at a time.
-    fn reference(w: &[u8]) -> u128 {
-        w.iter().enumerate().fold(0u128, |v, (i, c)| {
-            v | u128::from(c.to_ascii_lowercase()) << (8 * i)
-        })
-    }
-    let mut rng = XorShift(0xC0DE_0016);
-    // Every byte in every position, and random words, ASCII or not.
-    for len in 1..=PACKED_MAX {
-        for b in 0..=255u8 {
-            let mut w = vec![b'a'; len];
-            w[(rng.next() % len as u64) as usize] = b;
-            assert_eq!(pack_lower(&w), reference(&w), "{w:?}");
-        }
-        for _ in 0..2_000 {
-            let w: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-            assert_eq!(pack_lower(&w), reference(&w), "{w:?}");
-        }
-    }
-    assert_eq!(pack_lower(b""), 0);
-    // In place: the bytes around the word, read with it, must not count;
-    // the word at every offset of texts from 1 to 40 bytes (the ends and
-    // texts shorter than sixteen bytes take the other two paths).
-    for text_len in 1..=40usize {
-        for _ in 0..200 {
-            let text: Vec<u8> = (0..text_len).map(|_| rng.next() as u8).collect();
-            let start = (rng.next() % text_len as u64) as usize;
-            let end = start + 1 + (rng.next() % (text_len - start) as u64) as usize;
-            let word = &text[start..end.min(start + PACKED_MAX)];
-            assert_eq!(
-                pack_lower_at(&text, start, end),
-                reference(word),
-                "{text:?}[{start}..{end}]"
-            );
-        }
-    }
-}
-
 /// One [`Scratch`] carried from text to text gives each text the dates a
 /// fresh one gives: texts of every length in a row (a long one leaves
 /// candidates past the next one's end, a short one a small buffer), each

@@ -36,22 +36,11 @@ pub(crate) enum Role {
     Skip,
 }
 
-/// A tag name of up to 16 bytes packed into an integer, so that [`role`]
-/// compares integers instead of calling memcmp per candidate (it runs for
-/// every tag of every page, benches/extract.rs).
-const fn pack(name: &[u8]) -> u128 {
-    let mut v = 0u128;
-    let mut i = 0;
-    while i < name.len() {
-        v |= (name[i].to_ascii_lowercase() as u128) << (8 * i);
-        i += 1;
-    }
-    v
-}
-
+/// Tag names are compared as packed integers ([`crate::packed`]): [`role`]
+/// runs for every tag of every page (benches/extract.rs).
 macro_rules! one_of {
     ($key:expr; $($name:literal),+ $(,)?) => {
-        $( $key == const { pack($name.as_bytes()) } )||+
+        $( $key == const { crate::packed::pack_lower($name.as_bytes()) } )||+
     };
 }
 
@@ -83,10 +72,10 @@ pub(crate) fn role(name: &str) -> Role {
 
 /// [`role`] by comparing packed names; any length.
 fn role_packed(name: &str) -> Role {
-    if name.len() > 16 {
+    if name.len() > crate::packed::PACKED_MAX {
         return Role::Inline;
     }
-    let k = pack(name.as_bytes());
+    let k = crate::packed::pack_lower_at(name.as_bytes(), 0, name.len());
     if one_of!(k; "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "table",
         "blockquote", "pre", "hr", "section", "article", "header", "footer", "main", "aside",
         "nav", "figure", "address", "details", "form", "fieldset")
