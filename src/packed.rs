@@ -1,9 +1,10 @@
 //! Short ASCII words packed into one integer, lowercased: keys that the date
 //! scanner's word sets and HTML to text's tag roles compare as integers
 //! instead of comparing strings (each runs for every word or tag of every
-//! description, benches/extract.rs). One packing for both, so that a
-//! constant packed at compile time ([`pack_lower`]) and a word packed in
-//! place at run time ([`pack_lower_at`]) are the same key.
+//! description, benches/extract.rs), and entity names as they are. One
+//! packing for all, so that a constant packed at compile time ([`pack`],
+//! [`pack_lower`]) and a word packed in place at run time ([`pack_at`],
+//! [`pack_lower_at`]) are the same key.
 
 /// Longest word packed: a longer one is cut to its first sixteen bytes
 /// (callers that need whole words check lengths first).
@@ -21,26 +22,29 @@ pub(crate) const fn pack_lower(w: &[u8]) -> u128 {
     v
 }
 
-/// [`pack_lower`] of the word `text[start..end]`. All sixteen bytes are
-/// lowercased at once rather than shifted in one by one (a tenth of the
-/// date scanner's time, benches/extract.rs): a byte from `A` to `Z` gains
-/// 0x20. The sixteen bytes are read from the text itself, around the word,
-/// and what is not the word is cleared: copying the word into a zeroed
-/// buffer first and reading that back as one integer makes the load wait
-/// for a variable-length copy, and `pack_lower` written so was the largest
-/// cost of the scan's own work in a profile of benches/extract.rs
-/// (2026-11-27).
-pub(crate) fn pack_lower_at(text: &[u8], start: usize, end: usize) -> u128 {
-    const LOW7: u128 = u128::from_le_bytes([0x7F; 16]);
-    const HIGH: u128 = u128::from_le_bytes([0x80; 16]);
-    // Per byte `v` below 0x80, `v + 0x3F` reaches 0x80 exactly when
-    // `v >= b'A'`, and `v + 0x25` when `v > b'Z'`; neither carries.
-    const FROM_A: u128 = u128::from_le_bytes([0x3F; 16]);
-    const PAST_Z: u128 = u128::from_le_bytes([0x25; 16]);
+/// `w`'s first [`PACKED_MAX`] bytes as they are, byte `k` on bits
+/// `8k..8k+8` (entity names, which are case-sensitive): usable in constants.
+pub(crate) const fn pack(w: &[u8]) -> u128 {
+    let mut v = 0u128;
+    let mut i = 0;
+    while i < w.len() && i < PACKED_MAX {
+        v |= (w[i] as u128) << (8 * i);
+        i += 1;
+    }
+    v
+}
+
+/// [`pack`] of the word `text[start..end]`, read in place. The sixteen
+/// bytes are read from the text itself, around the word, and what is not
+/// the word is cleared: copying the word into a zeroed buffer first and
+/// reading that back as one integer makes the load wait for a
+/// variable-length copy, and packing so was the largest cost of the date
+/// scan's own work in a profile of benches/extract.rs (2026-11-27).
+pub(crate) fn pack_at(text: &[u8], start: usize, end: usize) -> u128 {
     let n = end.saturating_sub(start).min(PACKED_MAX);
     // Keeps the low `n` bytes (none for an empty word).
     let keep = u128::MAX.checked_shr(8 * (16 - n as u32)).unwrap_or(0);
-    let x = if let Some(ahead) = text.get(start..).and_then(<[u8]>::first_chunk::<16>) {
+    if let Some(ahead) = text.get(start..).and_then(<[u8]>::first_chunk::<16>) {
         u128::from_le_bytes(*ahead) & keep
     } else if let Some(behind) = text.get(..start + n).and_then(<[u8]>::last_chunk::<16>) {
         // Near the end of the text: the sixteen bytes that end with the
@@ -53,7 +57,21 @@ pub(crate) fn pack_lower_at(text: &[u8], start: usize, end: usize) -> u128 {
         let mut bytes = [0u8; PACKED_MAX];
         bytes[..n].copy_from_slice(&text[start..start + n]);
         u128::from_le_bytes(bytes)
-    };
+    }
+}
+
+/// [`pack_lower`] of the word `text[start..end]`, read in place as
+/// [`pack_at`] reads it, with all sixteen bytes lowercased at once rather
+/// than one by one (a tenth of the date scanner's time,
+/// benches/extract.rs): a byte from `A` to `Z` gains 0x20.
+pub(crate) fn pack_lower_at(text: &[u8], start: usize, end: usize) -> u128 {
+    const LOW7: u128 = u128::from_le_bytes([0x7F; 16]);
+    const HIGH: u128 = u128::from_le_bytes([0x80; 16]);
+    // Per byte `v` below 0x80, `v + 0x3F` reaches 0x80 exactly when
+    // `v >= b'A'`, and `v + 0x25` when `v > b'Z'`; neither carries.
+    const FROM_A: u128 = u128::from_le_bytes([0x3F; 16]);
+    const PAST_Z: u128 = u128::from_le_bytes([0x25; 16]);
+    let x = pack_at(text, start, end);
     let low = x & LOW7;
     let upper = (low + FROM_A) & !(low + PAST_Z) & !x & HIGH;
     x | (upper >> 2)
@@ -95,6 +113,11 @@ mod tests {
                     pack_lower(&text[start..end]),
                     "{text:?}[{start}..{end}]"
                 );
+                assert_eq!(
+                    pack_at(&text, start, end),
+                    pack(&text[start..end]),
+                    "{text:?}[{start}..{end}]"
+                );
             }
         }
     }
@@ -110,5 +133,6 @@ mod tests {
             u128::from(b'z') | 0x40 << 8 | 0x5B << 16
         );
         assert_eq!(pack_lower(&[b'x'; 20]), pack_lower(&[b'x'; 16]));
+        assert_eq!(pack(b"Ab"), u128::from(b'A') | u128::from(b'b') << 8);
     }
 }

@@ -323,7 +323,7 @@ pub fn html_to_text(html: &str) -> String {
             // a `&` before it starts the next candidate (html_escape's rule).
             match memchr::memchr3(b';', b'&', b'<', &bytes[p + 1..]).map(|q| q + p + 1) {
                 Some(end) if bytes[end] == b';' => {
-                    if let Some(decoded) = decode_entity(&html[p..=end]) {
+                    if let Some(decoded) = decode_entity_in(html, p, end) {
                         b.text(&html[literal..p]);
                         b.entity(&decoded);
                         literal = end + 1;
@@ -491,37 +491,34 @@ const COMMON_ENTITIES: &[(&str, &str)] = &[
     ("shy", "\u{ad}"),
 ];
 
-/// Up to 16 bytes as one integer, case kept (entity names are
-/// case-sensitive).
-const fn pack_exact(name: &[u8]) -> u128 {
-    let mut v = 0u128;
-    let mut i = 0;
-    while i < name.len() && i < 16 {
-        v |= (name[i] as u128) << (8 * i);
-        i += 1;
-    }
-    v
-}
-
 /// [`COMMON_ENTITIES`]' names packed: integer comparisons instead of a
 /// string comparison per candidate name.
 static COMMON_KEYS: [u128; COMMON_ENTITIES.len()] = {
     let mut keys = [0u128; COMMON_ENTITIES.len()];
     let mut i = 0;
     while i < keys.len() {
-        keys[i] = pack_exact(COMMON_ENTITIES[i].0.as_bytes());
+        keys[i] = crate::packed::pack(COMMON_ENTITIES[i].0.as_bytes());
         i += 1;
     }
     keys
 };
 
-/// The value of one candidate entity `&…;` (a single `&`, at the start,
-/// and a single `;`, at the end), or `None` when html_escape would leave it
-/// as it is. Uncommon names and numeric references go to html_escape.
+/// [`decode_entity_in`] of a whole piece `&…;`.
+#[cfg(test)]
 fn decode_entity(piece: &str) -> Option<std::borrow::Cow<'static, str>> {
-    let name = piece.get(1..piece.len().saturating_sub(1))?;
-    if name.len() <= 16 {
-        let key = pack_exact(name.as_bytes());
+    decode_entity_in(piece, 0, piece.len().saturating_sub(1))
+}
+
+/// The value of the candidate entity `html[amp..=semi]` (a single `&`, at
+/// `amp`, and a single `;`, at `semi`), or `None` when html_escape would
+/// leave it as it is. Common names are looked up by their packing, read in
+/// place ([`crate::packed::pack_at`]); uncommon names and numeric references
+/// go to html_escape.
+fn decode_entity_in(html: &str, amp: usize, semi: usize) -> Option<std::borrow::Cow<'static, str>> {
+    let piece = html.get(amp..=semi)?;
+    let name = html.get(amp + 1..semi)?;
+    if name.len() <= crate::packed::PACKED_MAX {
+        let key = crate::packed::pack_at(html.as_bytes(), amp + 1, semi);
         if let Some(at) = COMMON_KEYS.iter().position(|k| *k == key)
             && let Some((n, v)) = COMMON_ENTITIES.get(at)
             && n.len() == name.len()
