@@ -14,7 +14,10 @@ pub(crate) fn fixture_texts() -> Vec<(String, String)> {
     if real.exists() {
         dirs.push(real);
     } else {
-        eprintln!("skipped: folder absent: {}", real.display());
+        skipped(format_args!(
+            "the real samples ({} is absent); the project's fixtures only",
+            real.display()
+        ));
     }
     let mut out = Vec::new();
     while let Some(dir) = dirs.pop() {
@@ -29,6 +32,15 @@ pub(crate) fn fixture_texts() -> Vec<(String, String)> {
     }
     assert!(out.len() > 20, "fixtures not found");
     out
+}
+
+/// Says that a test skips some or all of its work, and why, where a plain
+/// `cargo test` shows it: libtest captures what a passing test prints with
+/// `eprintln!`, so a skip said that way is never seen. What is written to
+/// the stderr handle itself is not captured.
+pub(crate) fn skipped(why: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
 }
 
 /// Marsaglia's xorshift64: the same sequence on every run, so that a random

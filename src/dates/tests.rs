@@ -714,7 +714,7 @@ fn the_table_covers_every_line_of_the_real_tsv() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/fixtures/real/deadline_phrasings_real.tsv");
     let Ok(tsv) = std::fs::read_to_string(&path) else {
-        eprintln!("SKIPPED: {} absent", path.display());
+        test_support::skipped(format_args!("{} absent", path.display()));
         return;
     };
     let mut n = 0;
@@ -1693,7 +1693,7 @@ fn throughput_is_linear_on_large_text() {
 fn real_page_texts_give_the_expected_dates() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/real/page_text");
     if !dir.exists() {
-        eprintln!("SKIPPED: {} absent", dir.display());
+        test_support::skipped(format_args!("{} absent", dir.display()));
         return;
     }
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();

@@ -11,6 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::support::skipped;
+
 use chrono::{DateTime, Utc};
 use fundwatch::config::{HtmlSpec, Source, SourceKind, Sources};
 use fundwatch::extract::eu_portal::{self, PortalRow};
@@ -34,7 +36,7 @@ fn real_dir() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("SKIPPED: ../shared/fixtures/real absent");
+        skipped("../shared/fixtures/real absent");
         None
     }
 }

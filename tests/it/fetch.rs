@@ -15,6 +15,8 @@ use fundwatch::model::Validators;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use url::Url;
+
+use crate::support::skipped;
 use wiremock::matchers::{header, header_exists, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -888,7 +890,7 @@ async fn post_errors_quote_the_body_and_the_form_is_rebuilt_for_retries() {
 async fn real_samples_survive_gzip_transfer_and_decoding() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/real");
     if !dir.exists() {
-        eprintln!("SKIPPED: {} absent", dir.display());
+        skipped(format_args!("{} absent", dir.display()));
         return;
     }
     let server = MockServer::start().await;

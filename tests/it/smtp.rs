@@ -17,7 +17,7 @@ use fundwatch::model::{Call, DatePoint, Language, Level, Status};
 use fundwatch::store::Store;
 use mail_parser::{Message, MessageParser, MimeHeaders};
 
-use crate::support::{fundwatch, stdout_json};
+use crate::support::{fundwatch, skipped, stdout_json};
 
 /// The loopback SMTP server, killed when dropped.
 pub struct SmtpServer {
@@ -42,7 +42,7 @@ pub fn aiosmtpd_available() -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("SKIPPED: aiosmtpd not installed (pip install aiosmtpd)");
+        skipped("aiosmtpd not installed (pip install aiosmtpd)");
     }
     ok
 }

@@ -6,6 +6,15 @@ use std::path::Path;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
+/// Says that a test skips some or all of its work, and why, where a plain
+/// `cargo test` shows it: libtest captures what a passing test prints with
+/// `eprintln!`, so a skip said that way is never seen. What is written to
+/// the stderr handle itself is not captured.
+pub fn skipped(why: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+}
+
 /// `tests/fixtures/<name>` as a string.
 pub fn fixture(name: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
