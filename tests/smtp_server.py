@@ -55,7 +55,11 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.maildir, exist_ok=True)
     handler = Handler(args.maildir, args.tempfail_once, args.reject)
-    controller = Controller(handler, hostname="127.0.0.1", port=args.port)
+    # aiosmtpd's default of 5 s to come up is short on a loaded 2-core
+    # machine running the whole test suite.
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=args.port, ready_timeout=30
+    )
     controller.start()
     print("READY", flush=True)
     try:

@@ -49,33 +49,45 @@ pub fn aiosmtpd_available() -> bool {
 
 impl SmtpServer {
     /// Starts the server with extra flags (`--tempfail-once`, `--reject A`).
+    ///
+    /// The port is found free here and handed to the server, so another
+    /// test can take it in between (the server then fails to bind); and on
+    /// a loaded machine aiosmtpd may not be up within its ready timeout. A
+    /// server that does not say READY is stopped and a new one started on
+    /// another port, a few times, before the test fails (seen once in a
+    /// full `cargo test` run, 2026-11-27).
     pub fn start(dir: &Path, flags: &[&str]) -> SmtpServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        const ATTEMPTS: usize = 5;
         let maildir = dir.join("maildir");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_server.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg(port.to_string())
-            .arg(&maildir)
-            .args(flags)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "READY", "the SMTP server did not start");
-        SmtpServer {
-            child,
-            port,
-            maildir,
+        for _ in 0..ATTEMPTS {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut child = Command::new("python3")
+                .arg(&script)
+                .arg(port.to_string())
+                .arg(&maildir)
+                .args(flags)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("python3 runs");
+            let mut line = String::new();
+            let read = BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
+            if read.is_ok() && line.trim() == "READY" {
+                return SmtpServer {
+                    child,
+                    port,
+                    maildir,
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
+        panic!("the SMTP server did not start in {ATTEMPTS} attempts (its errors are above)");
     }
 
     /// Every message received so far, in arrival order.
