@@ -927,9 +927,12 @@ async fn real_samples_survive_gzip_transfer_and_decoding() {
 /// for url (…)", which hid the reason behind reqwest's own wrapper message.
 #[tokio::test]
 async fn a_connect_error_says_why_not_only_which_url() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    // A port bound but not listening refuses connections, and stays ours
+    // meanwhile (a listener dropped to free its port lets another test's
+    // server take it).
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = closed.local_addr().unwrap();
     let u: Url = format!("http://{addr}/feed.xml").parse().unwrap();
     let p = FetchPolicy {
         max_retries: 0,
@@ -938,6 +941,7 @@ async fn a_connect_error_says_why_not_only_which_url() {
     let msg = fetcher().get(&u, &p, None).await.unwrap_err().to_string();
     assert!(msg.contains("refused"), "{msg}");
     assert!(!msg.contains("error sending request"), "{msg}");
+    drop(closed);
 }
 
 /// HTTPS runs on rustls with ring, the only crypto provider compiled in
