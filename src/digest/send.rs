@@ -367,7 +367,7 @@ pub fn record_digests(
 }
 
 /// Step 3: delivers every deliverable outbox row of the selected profiles
-/// (all rows when `only` is empty), at most [`PARALLEL_SENDS`] at once.
+/// (all rows when `only` is empty), at most `PARALLEL_SENDS` at once.
 pub async fn deliver_pending(
     store: Arc<Mutex<Store>>,
     ctx: &DigestContext,

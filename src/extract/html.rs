@@ -74,7 +74,7 @@ const RAW_TEXT: &[&str] = &[
 /// The deepest nesting of elements in `html`, stopping as soon as it passes
 /// `limit` (so the scan of a hostile page is cut short too). Comments,
 /// doctypes and the content of script/style are skipped; void and
-/// optional-end-tag elements are not counted (see [`NOT_NESTING`]); an end
+/// optional-end-tag elements are not counted (see `NOT_NESTING`); an end
 /// tag closes one level.
 pub fn nesting_depth(html: &str, limit: usize) -> usize {
     let bytes = html.as_bytes();

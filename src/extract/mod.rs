@@ -193,7 +193,7 @@ const EU_PREFIX_MAX: usize = {
 /// EU topic and call identifiers quoted in `text`, in order, without
 /// duplicates, for cross-source deduplication (normalize's `eu:` keys).
 ///
-/// An identifier is a whole word of [`EU_PREFIXES`], a dash, then at least
+/// An identifier is a whole word of `EU_PREFIXES`, a dash, then at least
 /// three letters, digits and dashes. Real identifiers have lowercase parts
 /// (`HORIZON-MISS-2027-05-SOIL-01-two-stage`, `HORIZON-JU-CBE-2026-IAFlag-02`
 /// in sedia_search_response_horizon_subset.json). The definition is the

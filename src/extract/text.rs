@@ -9,7 +9,7 @@
 //! feed descriptions and SEDIA `descriptionByte` fragments are small, numerous
 //! and often broken, a scanner is several times faster than building a tree
 //! (benches/extract.rs), and it cannot be slowed by deep nesting. The same
-//! [`TextBuilder`] is driven by a tree walk in [`super::html`], so both paths
+//! `TextBuilder` is driven by a tree walk in [`super::html`], so both paths
 //! lay text out identically.
 
 /// Pending separator between two runs of text, strongest wins.

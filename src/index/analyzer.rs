@@ -12,7 +12,7 @@
 //! Snowball) and "universities"/"university" (English Snowball).
 //!
 //! The text chain also emits the glossary's concept tokens
-//! ([`super::glossary::concept_token`]) where a glossary term occurs, at the
+//! (`glossary::concept_token`) where a glossary term occurs, at the
 //! position of its first word and spanning its words, so snippets highlight
 //! the whole phrase.
 
@@ -187,7 +187,7 @@ impl TokenFilter for Bilingual {
 /// vocabulary fits, a runaway one is forgotten and relearnt.
 const STEM_CACHE_WORDS: usize = 200_000;
 
-/// [`Bilingual`] applied to the words of tokenizer `T`. Each indexing
+/// `Bilingual` applied to the words of tokenizer `T`. Each indexing
 /// thread has its own clone; the buffers and the stem cache are reused from
 /// one value to the next, since stemming and allocating every token were
 /// most of the indexing time (Snowball is dozens of steps per word, and real

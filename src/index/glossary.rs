@@ -10,7 +10,7 @@
 //!
 //! The glossary works at index time too: the text analyser
 //! ([`super::analyzer::text`]) marks every place a glossary term occurs with
-//! one *concept token* per group ([`concept_token`]), so a query for any term
+//! one *concept token* per group (`concept_token`), so a query for any term
 //! of a group is a single term lookup rather than a union of every
 //! equivalent's words and phrases (phrase queries over long bodies were the
 //! slowest searches). The index records the [`Glossary::fingerprint`] it was
