@@ -170,13 +170,17 @@ pub fn normalize(draft: CallDraft, source: &Source, now: DateTime<Utc>) -> Call 
             tags.push(t.to_owned());
         }
     }
+    // In the case the source writes them (`HORIZON-MISS-2027-05-SOIL-01-two-stage`
+    // in sedia_search_response_horizon_subset.json): they are shown as they
+    // are. They are one identifier whatever their case, for dedup here and
+    // as identity keys (`identity_keys`).
     let mut identifiers: Vec<String> = draft
         .identifiers
         .iter()
-        .map(|i| i.trim().to_ascii_uppercase())
+        .map(|i| i.trim().to_owned())
         .collect();
-    identifiers.sort();
-    identifiers.dedup();
+    identifiers.sort_by_cached_key(|i| i.to_ascii_uppercase());
+    identifiers.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
     let mut call = Call {
         id: String::new(),
         source_id: source.id.clone(),
@@ -255,6 +259,46 @@ mod tests {
 
     fn day(y: i32, m: u32, d: u32) -> DatePoint {
         DatePoint::day(NaiveDate::from_ymd_opt(y, m, d).unwrap(), Paris, "")
+    }
+
+    /// Real bug: identifiers were stored upper-cased, so `show` printed
+    /// `HORIZON-MISS-2027-05-SOIL-01-TWO-STAGE` for the portal's
+    /// `…-two-stage` (sedia_search_response_horizon_subset.json). They keep
+    /// the source's case; case variants are one identifier (the first
+    /// given is kept), and their identity key is the same.
+    #[test]
+    fn eu_identifiers_keep_the_sources_case() {
+        use crate::config::SourceKind;
+        use crate::extract::test_support::source;
+        let src = source(SourceKind::EuPortal, crate::model::Language::En);
+        let now = "2026-05-10T12:00:00Z".parse().unwrap();
+        let draft = CallDraft {
+            title: "Soil".into(),
+            url: "https://example.org/soil".into(),
+            identifiers: vec![
+                "HORIZON-MISS-2027-05-SOIL-01-two-stage".into(),
+                " horizon-miss-2027-05-soil-01-TWO-STAGE ".into(),
+                "ERC-2025-STG".into(),
+            ],
+            ..CallDraft::default()
+        };
+        let call = normalize(draft, &src, now);
+        assert_eq!(
+            call.identifiers,
+            ["ERC-2025-STG", "HORIZON-MISS-2027-05-SOIL-01-two-stage"]
+        );
+        let mut upper = call.clone();
+        upper.identifiers = vec![
+            "ERC-2025-STG".into(),
+            "HORIZON-MISS-2027-05-SOIL-01-TWO-STAGE".into(),
+        ];
+        let keys = |c: &Call| {
+            identity_keys(c)
+                .into_iter()
+                .filter(|k| k.starts_with("eu:"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(&call), keys(&upper));
     }
 
     #[test]

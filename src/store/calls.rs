@@ -544,12 +544,22 @@ impl Apply<'_> {
             }
         }
         let s = &stored.call;
+        // Identifiers that differ in case only are the same identifiers:
+        // stored in the source's case, without making the call changed.
+        // (They were stored upper-cased before 2026-11-27; a call is not
+        // reported as changed to its readers for that.)
+        let same_ids_but_case = s.identifiers.len() == merged.identifiers.len()
+            && s.identifiers
+                .iter()
+                .zip(&merged.identifiers)
+                .all(|(a, b)| a.eq_ignore_ascii_case(b));
         let untracked_changed = s.native_id != merged.native_id
             || s.level != merged.level
             || s.language != merged.language
-            || s.identifiers != merged.identifiers;
+            || !same_ids_but_case;
         let content_changed = !changes.is_empty() || untracked_changed;
-        if !content_changed && *filled == stored.filled_from {
+        if !content_changed && *filled == stored.filled_from && s.identifiers == merged.identifiers
+        {
             return Ok(false);
         }
         let (last_changed, rev) = if content_changed {

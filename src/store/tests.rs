@@ -218,6 +218,50 @@ fn new_then_updated_then_unchanged() {
     assert_eq!(store.history(&c.id).unwrap().len(), 1);
 }
 
+/// Identifiers were stored upper-cased before 2026-11-27 and now keep the
+/// source's case: the first crawl after the change stores the source's case
+/// without reporting the call as changed (no history row, same
+/// `last_changed`, rev and data version), and the next one writes nothing.
+/// A real change of identifier is still a change.
+#[test]
+fn a_case_only_identifier_change_is_stored_without_making_the_call_changed() {
+    let mut store = Store::open_in_memory().unwrap();
+    let t0 = t("2026-03-01T10:00:00Z");
+    let mut c = call("eu", "aaaa00000009", "Soil");
+    c.identifiers = vec!["HORIZON-MISS-2027-05-SOIL-01-TWO-STAGE".to_owned()];
+    store
+        .apply_calls("eu", std::slice::from_ref(&c), t0)
+        .unwrap();
+    let v0 = store.data_version().unwrap();
+
+    c.identifiers = vec!["HORIZON-MISS-2027-05-SOIL-01-two-stage".to_owned()];
+    let t1 = t0 + TimeDelta::hours(6);
+    let s = store
+        .apply_calls("eu", std::slice::from_ref(&c), t1)
+        .unwrap();
+    assert_eq!((s.new.len(), s.updated.len(), s.unchanged), (0, 0, 1));
+    let stored = store.call(&c.id).unwrap().unwrap();
+    assert_eq!(stored.call.identifiers, c.identifiers, "the source's case");
+    assert_eq!(stored.last_changed, t0);
+    assert_eq!(store.data_version().unwrap(), v0);
+    assert!(store.history(&c.id).unwrap().is_empty());
+
+    let before = total_changes(&store);
+    let s = store
+        .apply_calls("eu", std::slice::from_ref(&c), t1 + TimeDelta::hours(1))
+        .unwrap();
+    assert_eq!(s.unchanged, 1);
+    assert_eq!(total_changes(&store), before, "nothing written again");
+
+    c.identifiers = vec!["HORIZON-MISS-2027-05-SOIL-02-two-stage".to_owned()];
+    let t2 = t1 + TimeDelta::hours(2);
+    let s = store
+        .apply_calls("eu", std::slice::from_ref(&c), t2)
+        .unwrap();
+    assert_eq!(s.updated, vec![c.id.clone()]);
+    assert_eq!(store.call(&c.id).unwrap().unwrap().last_changed, t2);
+}
+
 #[test]
 fn several_changed_fields_give_one_history_row_each() {
     let mut store = Store::open_in_memory().unwrap();
