@@ -20,6 +20,20 @@ fn by_source<'a>(reports: &'a Value, id: &str) -> &'a Value {
     row(reports, "source", id)
 }
 
+/// `sources list --json` in `dir`, which must succeed.
+fn sources_list_json(dir: &std::path::Path) -> Value {
+    let out = fundwatch(dir)
+        .args(["sources", "list", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout_json(&out)
+}
+
 /// Writes `sources.toml` with the shipped test sources plus a feed source
 /// `id` at `BASE/id/feed.xml`.
 fn write_sources_with_feed(dir: &std::path::Path, base: &str, id: &str, funder: &str) {
@@ -109,18 +123,8 @@ async fn crawl_stores_feed_listing_and_portal_then_a_second_crawl_changes_nothin
 
     // The two-stage topic keeps both its deadlines, as dates (the portal's
     // midnight-UTC convention, SOURCES-FORMATS.md §1.4).
-    let out = fundwatch(dir.path())
-        .args(["sources", "list", "--json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let list = stdout_json(&out);
-    let eu_row = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == "eu-horizon")
-        .unwrap();
+    let list = sources_list_json(dir.path());
+    let eu_row = row(&list, "id", "eu-horizon");
     assert_eq!(eu_row["calls"], 2, "{eu_row:#}");
     assert_eq!(eu_row["consecutive_failures"], 0);
 }
@@ -212,11 +216,7 @@ async fn a_malformed_feed_fails_alone_and_exits_2() {
     assert_eq!(errors.len(), 1, "{broken:#}");
 
     // The failure is recorded in the source's state.
-    let out = fundwatch(dir.path())
-        .args(["sources", "list", "--json"])
-        .output()
-        .unwrap();
-    let list = stdout_json(&out);
+    let list = sources_list_json(dir.path());
     let broken = row(&list, "id", "broken");
     assert_eq!(broken["consecutive_failures"], 1, "{broken:#}");
     assert!(
@@ -307,11 +307,7 @@ async fn sources_list_dates_an_error_that_a_later_success_left_behind() {
     let error_at = format!("{} {}", cells[14], cells[15].trim_end_matches(':'));
     assert!(error_at <= success, "{line}");
 
-    let out = fundwatch(dir.path())
-        .args(["sources", "list", "--json"])
-        .output()
-        .unwrap();
-    let rows = stdout_json(&out);
+    let rows = sources_list_json(dir.path());
     let late = row(&rows, "id", "late");
     assert_eq!(late["consecutive_failures"], 0, "{late:#}");
     // Compared as instants: RFC 3339 strings with different numbers of
