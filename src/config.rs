@@ -299,6 +299,13 @@ impl SourceKind {
 /// A cron schedule as written, parsed. Five-field crontab lines are accepted
 /// and get a leading seconds field of `0`, since the `cron` crate's dialect
 /// starts with seconds.
+///
+/// Weekday numbers are crontab's in every form: 0 and 7 are Sunday, 1 is
+/// Monday. The `cron` crate follows Quartz, where 1 is Sunday, so a
+/// crontab `1-5` handed to it unchanged fires Sunday to Thursday and `0` is
+/// refused (zslayton/cron#113); the officer writes crontab, and so did the
+/// shipped `sources.toml` (`* * 1` for its weekly sources, meant as Monday).
+/// Day names (`MON-FRI`) mean the same in both and pass through.
 #[derive(Debug, Clone)]
 pub struct CronSchedule {
     /// As written in the file.
@@ -316,9 +323,12 @@ impl CronSchedule {
     /// Parses a 5-, 6- or 7-field expression.
     pub fn parse(expr: &str) -> Result<CronSchedule, String> {
         let fields = expr.split_whitespace().count();
-        let normalised = match fields {
-            5 => format!("0 {}", expr.trim()),
-            6 | 7 => expr.trim().to_owned(),
+        let mut parts: Vec<String> = match fields {
+            5 => std::iter::once("0")
+                .chain(expr.split_whitespace())
+                .map(str::to_owned)
+                .collect(),
+            6 | 7 => expr.split_whitespace().map(str::to_owned).collect(),
             _ => {
                 return Err(format!(
                     "invalid cron expression {expr:?}: expected 5 fields (min hour day month weekday) \
@@ -326,6 +336,10 @@ impl CronSchedule {
                 ));
             }
         };
+        // Seconds, minutes, hours, day of month, month, then the weekday.
+        parts[5] = quartz_weekdays(&parts[5])
+            .map_err(|e| format!("invalid cron expression {expr:?}: weekday field: {e}"))?;
+        let normalised = parts.join(" ");
         let schedule = cron::Schedule::from_str(&normalised)
             .map_err(|e| format!("invalid cron expression {expr:?}: {e}"))?;
         if schedule.upcoming(Utc).next().is_none() {
@@ -354,6 +368,57 @@ impl CronSchedule {
             .map(|t| t.with_timezone(&Utc))
             .collect()
     }
+}
+
+/// A crontab weekday field (0-7, 0 and 7 = Sunday) in the `cron` crate's
+/// Quartz numbering (1-7, 1 = Sunday). Numeric parts (`n`, `a-b`, `*/s`,
+/// `a-b/s`, `n/s`) are expanded to the days they name and written as a list,
+/// which also handles ranges through Sunday (`5-7`: Friday to Sunday, which
+/// is no range in Quartz numbers). Parts with day names, `*` and `?` are
+/// left to the crate.
+fn quartz_weekdays(field: &str) -> Result<String, String> {
+    let day = |s: &str| -> Result<u32, String> {
+        match s.parse::<u32>() {
+            Ok(d) if d <= 7 => Ok(d),
+            _ => Err(format!(
+                "{s:?} is not a weekday number (0-7, 0 and 7 = Sunday)"
+            )),
+        }
+    };
+    let mut out = Vec::new();
+    for part in field.split(',') {
+        if part == "*" || part == "?" || part.chars().any(|c| c.is_ascii_alphabetic()) {
+            out.push(part.to_owned());
+            continue;
+        }
+        let (base, step) = match part.split_once('/') {
+            Some((base, step)) => match step.parse::<u32>() {
+                Ok(s) if s > 0 => (base, s),
+                _ => return Err(format!("{step:?} is not a step (a whole number above 0)")),
+            },
+            None => (part, 1),
+        };
+        let (lo, hi) = match base.split_once('-') {
+            _ if base == "*" => (0, 6),
+            Some((a, b)) => (day(a)?, day(b)?),
+            // `n/s` runs from n to the end of the week; `n` alone is one day.
+            None if step > 1 || part.contains('/') => (day(base)?, 7),
+            None => (day(base)?, day(base)?),
+        };
+        if lo > hi {
+            return Err(format!(
+                "range {base:?} runs backwards (write {lo}-7,0-{hi} for a week-end range)"
+            ));
+        }
+        let mut days: Vec<u32> = (lo..=hi)
+            .step_by(step as usize)
+            .map(|d| d % 7 + 1)
+            .collect();
+        days.sort_unstable();
+        days.dedup();
+        out.extend(days.iter().map(u32::to_string));
+    }
+    Ok(out.join(","))
 }
 
 /// One validated source.
@@ -752,6 +817,51 @@ deadline = ".date-limite"
         assert_eq!(html.next_page.as_ref().unwrap().raw, "a.next@href");
         assert_eq!(html.max_pages, 5);
         assert!(html.detail.as_ref().unwrap().body.is_some());
+    }
+
+    /// Weekday numbers are crontab's (0 and 7 = Sunday, 1 = Monday), in
+    /// the 5- and the 6-field forms; the `cron` crate alone reads 1 as
+    /// Sunday, so `0 7 * * 1` ran on Sundays and `* * 0` was refused.
+    #[test]
+    fn cron_weekday_numbers_are_crontab_numbers_not_quartz() {
+        // Saturday 28 November 2026, 12:00 in Paris.
+        let after = "2026-11-28T11:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let paris = chrono_tz::Europe::Paris;
+        let weekdays = |expr: &str| -> Vec<String> {
+            CronSchedule::parse(expr)
+                .unwrap_or_else(|e| panic!("{expr}: {e}"))
+                .upcoming(after, paris, 7)
+                .iter()
+                .map(|t| t.with_timezone(&paris).format("%a %d").to_string())
+                .collect()
+        };
+        let table: &[(&str, &[&str])] = &[
+            ("0 7 * * 1", &["Mon 30", "Mon 07"]),
+            ("0 0 7 * * 1", &["Mon 30", "Mon 07"]),
+            ("0 7 * * 0", &["Sun 29", "Sun 06"]),
+            ("0 7 * * 7", &["Sun 29", "Sun 06"]),
+            (
+                "0 7 * * 1-5",
+                &["Mon 30", "Tue 01", "Wed 02", "Thu 03", "Fri 04"],
+            ),
+            ("0 7 * * 5-7", &["Sun 29", "Fri 04", "Sat 05", "Sun 06"]),
+            ("0 7 * * 6,0", &["Sun 29", "Sat 05", "Sun 06"]),
+            ("0 7 * * */3", &["Sun 29", "Wed 02", "Sat 05", "Sun 06"]),
+            ("0 7 * * MON", &["Mon 30", "Mon 07"]),
+            (
+                "0 7 * * Mon-Fri",
+                &["Mon 30", "Tue 01", "Wed 02", "Thu 03", "Fri 04"],
+            ),
+            ("0 7 * * *", &["Sun 29", "Mon 30", "Tue 01"]),
+        ];
+        for (expr, want) in table {
+            let got = weekdays(expr);
+            assert_eq!(&got[..want.len()], *want, "{expr}: {got:?}");
+        }
+        for bad in ["0 7 * * 8", "0 7 * * 5-2", "0 7 * * 1/0"] {
+            let err = CronSchedule::parse(bad).unwrap_err();
+            assert!(err.contains("weekday field"), "{bad}: {err}");
+        }
     }
 
     #[test]
