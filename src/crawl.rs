@@ -266,6 +266,9 @@ async fn harvest(
             let mut out = Extracted::default();
             let mut fetched = 0;
             let mut validators = Vec::new();
+            // False once a page or detail page this crawl should have read
+            // was not: see below.
+            let mut complete = true;
             let mut page_url = source.url.clone();
             let mut seen_pages = std::collections::HashSet::new();
             for page in 0..spec.max_pages {
@@ -294,6 +297,7 @@ async fn harvest(
                     // failing keeps what the earlier pages gave.
                     Err(e) if page == 0 => return Err(e.to_string()),
                     Err(e) => {
+                        complete = false;
                         out.problems.push(ExtractProblem {
                             item: format!("page {}", page + 1),
                             message: e.to_string(),
@@ -311,6 +315,7 @@ async fn harvest(
                         Ok(l) => l,
                         Err(e) if page == 0 => return Err(e.to_string()),
                         Err(e) => {
+                            complete = false;
                             out.problems.push(ExtractProblem {
                                 item: format!("page {}", page + 1),
                                 message: e.to_string(),
@@ -343,12 +348,24 @@ async fn harvest(
                             }
                         }
                         Ok(FetchOutcome::NotModified(_)) => {}
-                        Err(e) => out.problems.push(ExtractProblem {
-                            item: draft.url.clone(),
-                            message: format!("detail page not read, listing data kept: {e}"),
-                        }),
+                        Err(e) => {
+                            complete = false;
+                            out.problems.push(ExtractProblem {
+                                item: draft.url.clone(),
+                                message: format!("detail page not read, listing data kept: {e}"),
+                            });
+                        }
                     }
                 }
+            }
+            // The first page's validators stand for the whole listing: the
+            // next crawl that gets a 304 for it re-reads nothing behind it.
+            // Remembered after a page 2 or a detail page that could not be
+            // read, they would keep that page unread until page 1 changed
+            // (months, for a deadline moved on a detail page); forgotten,
+            // the next crawl reads everything again.
+            if !complete {
+                validators.clear();
             }
             Ok(Harvest {
                 drafts: out,

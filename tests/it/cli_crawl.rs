@@ -319,3 +319,109 @@ async fn sources_list_dates_an_error_that_a_later_success_left_behind() {
         "{late:#}"
     );
 }
+
+/// A listing whose page 2 failed once must be read whole at the next
+/// crawl: page 1's ETag used to be stored anyway, so every later crawl got
+/// a 304 for page 1 and never read page 2 again until page 1 changed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listing_page_that_failed_is_read_again_though_page_one_is_unchanged() {
+    use crate::support::fixture;
+    use wiremock::matchers::{header, method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/robots.txt"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/aides"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/aides"))
+        .and(query_param("page", "2"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("e2e/aides-page2.html"), "text/html; charset=utf-8"),
+        )
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/aides"))
+        .and(header("if-none-match", "\"aides-v1\""))
+        .respond_with(ResponseTemplate::new(304).insert_header("etag", "\"aides-v1\""))
+        .with_priority(3)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/aides"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "\"aides-v1\"")
+                .set_body_raw(fixture("e2e/aides-page1.html"), "text/html; charset=utf-8"),
+        )
+        .with_priority(4)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sources.toml"),
+        format!(
+            r#"
+[defaults]
+min_delay_per_host = "0s"
+timeout = "5s"
+max_retries = 0
+
+[[source]]
+id = "region-aura"
+kind = "html"
+url = "{}/aides"
+schedule = "0 0 10 * * *"
+level = "regional"
+funder = "Région Auvergne-Rhône-Alpes"
+language = "fr"
+[source.html]
+item = "article"
+title = "h3"
+link = "a@href"
+next_page = "a.next@href"
+max_pages = 5
+"#,
+            server.uri()
+        ),
+    )
+    .unwrap();
+    let crawl = || {
+        let out = fundwatch(dir.path())
+            .args(["crawl", "--json"])
+            .output()
+            .unwrap();
+        stdout_json(&out)
+    };
+
+    let first = crawl();
+    let aura = by_source(&first, "region-aura");
+    assert_eq!(aura["new"], 2, "page 1 only: {aura:#}");
+    assert!(
+        aura.to_string().contains("page 2"),
+        "page 2's failure is reported: {aura:#}"
+    );
+
+    let second = crawl();
+    let aura = by_source(&second, "region-aura");
+    assert_eq!(aura["new"], 1, "page 2, read this time: {aura:#}");
+    assert_eq!(aura["unchanged"], 2, "{aura:#}");
+
+    // Complete now: page 1's ETag is remembered and the next crawl is a 304.
+    let third = crawl();
+    let aura = by_source(&third, "region-aura");
+    assert_eq!(aura["fetched"], 0, "{aura:#}");
+}
