@@ -801,11 +801,35 @@ fn classify(url: &Url, policy: &FetchPolicy, e: reqwest::Error) -> FetchError {
         }
     } else if e.is_connect() {
         FetchError::Connect { url, source: e }
-    } else if e.is_decode() {
+    } else if e.is_decode() && !broke_while_reading(&e) {
         FetchError::Decode { url, source: e }
     } else {
         FetchError::Network { url, source: e }
     }
+}
+
+/// Whether a decode error is the connection breaking under the body rather
+/// than a body that cannot be decoded. reqwest labels every error of the
+/// body stream "decode": a body cut short of its Content-Length is
+/// `Decode` caused by `Body` caused by hyper's `IncompleteBody`
+/// (`UnexpectedEof`), an invalid gzip body `Decode` caused by `Body`
+/// caused by an `InvalidData` I/O error (both seen in tests/it/fetch.rs).
+/// Only the decoders say `InvalidData` or `InvalidInput`; anything else is
+/// a network failure, and retried.
+fn broke_while_reading(e: &reqwest::Error) -> bool {
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+            )
+        {
+            return false;
+        }
+        cause = c.source();
+    }
+    true
 }
 
 fn status_error(answer: &Answer) -> FetchError {

@@ -734,6 +734,69 @@ async fn a_dropped_connection_is_retried() {
     assert_eq!(f.body.as_ref(), b"ok");
 }
 
+/// A connection that breaks after the headers, in the middle of the body,
+/// is a network failure and is retried: reqwest reports every error of the
+/// body stream as a decode error, so it used to fail the source at once,
+/// saying the body "cannot be decoded".
+#[tokio::test]
+async fn a_connection_dropped_in_the_middle_of_the_body_is_retried() {
+    let addr = raw_server(|n, _, mut stream| async move {
+        if n == 0 {
+            // 100 bytes announced, 3 sent, then the connection closes.
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nabc")
+                .await;
+            return;
+        }
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+            .await;
+    })
+    .await;
+    let u = Url::parse(&format!("http://{addr}/page")).unwrap();
+    let f = fetched(fetcher().get(&u, &policy(), None).await.unwrap());
+    assert_eq!(f.body.as_ref(), b"ok");
+
+    // Without retries left, the error says what happened.
+    let addr = raw_server(|_, _, mut stream| async move {
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nabc")
+            .await;
+    })
+    .await;
+    let u = Url::parse(&format!("http://{addr}/page")).unwrap();
+    let no_retry = FetchPolicy {
+        max_retries: 0,
+        ..policy()
+    };
+    let err = fetcher().get(&u, &no_retry, None).await.unwrap_err();
+    assert!(matches!(err, FetchError::Network { .. }), "{err:?}: {err}");
+    assert!(err.is_transient(), "{err}");
+}
+
+/// A body that is not valid gzip is the server's fault, not the
+/// network's: reported as undecodable and not retried.
+#[tokio::test]
+async fn a_corrupt_gzip_body_is_a_decode_error_and_is_not_retried() {
+    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = requests.clone();
+    let addr = raw_server(move |_, _, mut stream| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            let _ = stream
+                .write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: 12\r\nconnection: close\r\n\r\nnot gzip at!",
+                )
+                .await;
+        }
+    })
+    .await;
+    let u = Url::parse(&format!("http://{addr}/page")).unwrap();
+    let err = fetcher().get(&u, &policy(), None).await.unwrap_err();
+    assert!(matches!(err, FetchError::Decode { .. }), "{err:?}: {err}");
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
 #[tokio::test]
 async fn windows_1252_pages_decode_right_with_header_meta_or_neither() {
     // "Date limite de dépôt : 31/01/2026 – l’appel" in windows-1252 (’ = 0x92).
