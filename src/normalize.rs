@@ -28,7 +28,6 @@ const TRACKING_PARAMS: &[&str] = &[
     "at_medium",
     "at_campaign",
     "at_source",
-    "ref",
     "ref_src",
 ];
 
@@ -36,25 +35,37 @@ const TRACKING_PARAMS: &[&str] = &[
 /// does that), no fragment, no tracking parameters (`utm_*` and
 /// `TRACKING_PARAMS`), no default port. Strings that are not absolute URLs
 /// are returned trimmed.
+///
+/// The parameters kept are kept as the source wrote them. Decoding and
+/// re-encoding the query broke links: `%E9` (windows-1252 sites) is no
+/// UTF-8 and came back as `%EF%BF%BD`, which also made distinct calls share
+/// one URL, and SPIP's `spip.php?article123` became `?article123=`. `ref`
+/// is no tracking parameter here: `?ref=AAP-2025-01` names a call.
 pub fn canonical_url(raw: &str) -> String {
     let Ok(mut url) = Url::parse(raw.trim()) else {
         return raw.trim().to_owned();
     };
     url.set_fragment(None);
-    let kept: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(k, _)| {
-            let k = k.to_ascii_lowercase();
-            !k.starts_with("utm_") && !TRACKING_PARAMS.contains(&k.as_str())
-        })
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    if kept.is_empty() {
-        url.set_query(None);
-    } else {
-        url.query_pairs_mut().clear().extend_pairs(kept);
+    if let Some(query) = url.query() {
+        let kept = query
+            .split('&')
+            .filter(|pair| !pair.is_empty() && !is_tracking(pair))
+            .collect::<Vec<_>>()
+            .join("&");
+        url.set_query((!kept.is_empty()).then_some(kept.as_str()));
     }
     url.to_string()
+}
+
+/// Whether the query pair `key=value`, as written, is a tracking parameter
+/// (its key decoded, in any case).
+fn is_tracking(pair: &str) -> bool {
+    let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+    let key: String = url::form_urlencoded::parse(key.as_bytes())
+        .next()
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .unwrap_or_default();
+    key.starts_with("utm_") || TRACKING_PARAMS.contains(&key.as_str())
 }
 
 /// A short stable id derived from a call's primary identity key.
@@ -237,8 +248,40 @@ mod tests {
                 "https://euraxess.ec.europa.eu/jobs/415163?xtor=RSS-1",
                 "https://euraxess.ec.europa.eu/jobs/415163",
             ),
-            ("https://x.org/p?page=2&ref=home", "https://x.org/p?page=2"),
+            (
+                "https://x.org/p?page=2&ref_src=twsrc&UTM_Medium=x",
+                "https://x.org/p?page=2",
+            ),
+            ("https://x.org/p?utm_source=rss", "https://x.org/p"),
             ("not a url ", "not a url"),
+        ];
+        for (input, want) in table {
+            assert_eq!(canonical_url(input), want, "{input}");
+        }
+    }
+
+    /// The parameters kept stay as the source wrote them: re-encoding the
+    /// query turned windows-1252 escapes into U+FFFD (so distinct calls
+    /// shared one URL), SPIP's `?article123` into `?article123=`, and `ref`
+    /// was dropped although it names the call on some sites.
+    #[test]
+    fn canonical_urls_keep_the_query_as_written() {
+        let table = [
+            ("https://x.fr/a?t=r%E9gion", "https://x.fr/a?t=r%E9gion"),
+            (
+                "https://x.fr/a?t=r%E9gion&utm_campaign=z",
+                "https://x.fr/a?t=r%E9gion",
+            ),
+            (
+                "https://x.fr/spip.php?article123",
+                "https://x.fr/spip.php?article123",
+            ),
+            ("https://x.fr/a?q=a%20b&fbclid=1", "https://x.fr/a?q=a%20b"),
+            (
+                "https://x.fr/aap?ref=AAP-2025-01",
+                "https://x.fr/aap?ref=AAP-2025-01",
+            ),
+            ("https://x.fr/a?id=1&&utm_source=x", "https://x.fr/a?id=1"),
         ];
         for (input, want) in table {
             assert_eq!(canonical_url(input), want, "{input}");
