@@ -23,6 +23,7 @@ pub mod politeness;
 pub mod retry;
 pub mod robots;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -324,7 +325,14 @@ fn install_crypto_provider() {
 
 #[derive(Debug)]
 struct Shared {
-    client: reqwest::Client,
+    /// One client per connect timeout in use: reqwest sets the connect
+    /// timeout per client, not per request, and `connect_timeout` can be
+    /// set per source. Sources on the default share one client (and its
+    /// connection pool).
+    clients: std::sync::Mutex<HashMap<Duration, reqwest::Client>>,
+    /// The User-Agent a client sends when a request sets none (every
+    /// request sets its policy's).
+    user_agent: String,
     hosts: politeness::Hosts,
     robots: robots::RobotsCache,
 }
@@ -356,25 +364,41 @@ enum Oversize {
 }
 
 impl Fetcher {
-    /// Builds the client. `default_policy` supplies the client-wide settings:
-    /// the connect timeout and the fallback User-Agent (each request still
-    /// sends its own policy's User-Agent and total timeout).
+    /// Builds the client for `default_policy`'s connect timeout; a policy
+    /// with another one gets its own client on first use. Each request sends
+    /// its own policy's User-Agent and total timeout.
     pub fn new(default_policy: &FetchPolicy) -> Result<Fetcher, FetchError> {
         install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .user_agent(default_policy.user_agent.as_str())
-            .connect_timeout(default_policy.connect_timeout)
-            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
-            .build()
-            .map_err(|source| FetchError::Client { source })?;
+        let client = build_client(&default_policy.user_agent, default_policy.connect_timeout)?;
         Ok(Fetcher {
             shared: Arc::new(Shared {
-                client,
+                clients: std::sync::Mutex::new(HashMap::from([(
+                    default_policy.connect_timeout,
+                    client,
+                )])),
+                user_agent: default_policy.user_agent.clone(),
                 hosts: politeness::Hosts::default(),
                 robots: robots::RobotsCache::default(),
             }),
             timing: RetryTiming::default(),
         })
+    }
+
+    /// The client for `policy`'s connect timeout, built on first use.
+    fn client(&self, policy: &FetchPolicy) -> Result<reqwest::Client, FetchError> {
+        // A panic elsewhere while the map was held leaves it as it was: the
+        // clients in it are still good.
+        let mut clients = self
+            .shared
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = clients.get(&policy.connect_timeout) {
+            return Ok(c.clone());
+        }
+        let c = build_client(&self.shared.user_agent, policy.connect_timeout)?;
+        clients.insert(policy.connect_timeout, c.clone());
+        Ok(c)
     }
 
     /// Changes the retry backoff: `base × 2^n`, at most `cap`, ±20 % jitter
@@ -418,11 +442,10 @@ impl Fetcher {
                 conditional.push((IF_MODIFIED_SINCE, header_value(url, "Last-Modified", date)?));
             }
         }
+        let client = self.client(policy)?;
         let answer = self
             .with_retries(url, policy, || {
-                let mut request = self
-                    .shared
-                    .client
+                let mut request = client
                     .get(url.clone())
                     .header(USER_AGENT, user_agent.clone())
                     .timeout(policy.timeout);
@@ -471,6 +494,7 @@ impl Fetcher {
     ) -> Result<Fetched, FetchError> {
         check_scheme(url)?;
         let user_agent = header_value(url, "User-Agent", &policy.user_agent)?;
+        let client = self.client(policy)?;
         let answer = self
             .with_retries(url, policy, || {
                 let mut form = reqwest::multipart::Form::new();
@@ -484,9 +508,7 @@ impl Fetcher {
                         })?;
                     form = form.part(name.clone(), part);
                 }
-                Ok(self
-                    .shared
-                    .client
+                Ok(client
                     .post(url.clone())
                     .header(USER_AGENT, user_agent.clone())
                     .header(reqwest::header::ACCEPT, "application/json")
@@ -723,8 +745,7 @@ impl Fetcher {
         let robots_url = robots::robots_url(url);
         let user_agent = header_value(url, "User-Agent", &policy.user_agent)?;
         let request = self
-            .shared
-            .client
+            .client(policy)?
             .get(robots_url.clone())
             .header(USER_AGENT, user_agent)
             .timeout(policy.timeout);
@@ -784,6 +805,20 @@ fn root_cause(e: &reqwest::Error) -> String {
         cause = next;
     }
     cause.to_string()
+}
+
+/// A client with fundwatch's settings: `user_agent` for requests that set
+/// none, `connect_timeout`, at most [`MAX_REDIRECTS`] redirects.
+fn build_client(
+    user_agent: &str,
+    connect_timeout: Duration,
+) -> Result<reqwest::Client, FetchError> {
+    reqwest::Client::builder()
+        .user_agent(user_agent)
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+        .build()
+        .map_err(|source| FetchError::Client { source })
 }
 
 /// Maps a reqwest error to the variant that says what happened.

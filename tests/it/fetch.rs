@@ -774,6 +774,56 @@ async fn a_connection_dropped_in_the_middle_of_the_body_is_retried() {
     assert!(err.is_transient(), "{err}");
 }
 
+/// A source's own `connect_timeout` is the one its requests get: the
+/// client was built once with the first policy's, and every later source
+/// silently used it.
+#[tokio::test]
+async fn each_policy_gets_its_own_connect_timeout() {
+    // A listener whose backlog is full drops further SYNs, so connecting
+    // to it hangs until the connect timeout: a black hole on loopback.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let hole = socket.listen(0).unwrap();
+    let addr = hole.local_addr().unwrap();
+    let mut parked = Vec::new();
+    // Fill the backlog: connections that complete are parked, until one
+    // does not complete within 200 ms.
+    loop {
+        match tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => parked.push(s),
+            _ => break,
+        }
+        assert!(parked.len() < 64, "the backlog never filled");
+    }
+    let fetcher = Fetcher::new(&FetchPolicy {
+        connect_timeout: Duration::from_secs(30),
+        ..policy()
+    })
+    .unwrap();
+    let quick = FetchPolicy {
+        connect_timeout: Duration::from_millis(300),
+        timeout: Duration::from_secs(20),
+        max_retries: 0,
+        ..policy()
+    };
+    let u = Url::parse(&format!("http://{addr}/page")).unwrap();
+    let started = Instant::now();
+    let err = fetcher.get(&u, &quick, None).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "gave up after {took:?}, not after the source's 300 ms: {err}"
+    );
+    assert!(
+        matches!(
+            err,
+            FetchError::Connect { .. } | FetchError::RobotsUnreachable { .. }
+        ),
+        "{err:?}"
+    );
+    drop(parked);
+}
+
 /// A body that is not valid gzip is the server's fault, not the
 /// network's: reported as undecodable and not retried.
 #[tokio::test]
