@@ -744,19 +744,41 @@ impl Fetcher {
         }
         let robots_url = robots::robots_url(url);
         let user_agent = header_value(url, "User-Agent", &policy.user_agent)?;
-        let request = self
-            .client(policy)?
-            .get(robots_url.clone())
-            .header(USER_AGENT, user_agent)
-            .timeout(policy.timeout);
+        let client = self.client(policy)?;
         let robots_policy = FetchPolicy {
             max_body: robots::MAX_ROBOTS_BYTES,
             ..policy.clone()
         };
-        let verdict = match self
-            .attempt(&robots_url, &robots_policy, request, Oversize::Truncate)
-            .await
-        {
+        // A reset or a timeout on robots.txt is retried like one on a page:
+        // unretried, one dropped connection failed the whole source for
+        // this crawl (RFC 9309 makes an unreachable robots.txt "disallow
+        // all"). Statuses are answers, not failures: `verdict` reads them.
+        let mut retries = 0;
+        let answer = loop {
+            let request = client
+                .get(robots_url.clone())
+                .header(USER_AGENT, user_agent.clone())
+                .timeout(policy.timeout);
+            match self
+                .attempt(&robots_url, &robots_policy, request, Oversize::Truncate)
+                .await
+            {
+                Err(err) if retry::should_retry(&err, retries, policy.max_retries) => {
+                    let wait = retry::backoff_delay(
+                        retries,
+                        self.timing.base,
+                        self.timing.cap,
+                        rand::random_range(-1.0..=1.0),
+                    );
+                    warn!(url = %robots_url, error = %err, retry = retries + 1, of = policy.max_retries,
+                        wait_ms = wait.as_millis() as u64, "robots.txt: transient failure, retrying");
+                    tokio::time::sleep(wait).await;
+                    retries += 1;
+                }
+                other => break other,
+            }
+        };
+        let verdict = match answer {
             Ok(answer) => robots::verdict(answer.status.as_u16(), &answer.body),
             // RFC 9309 §2.3.1.2: after five redirects, "unavailable".
             Err(FetchError::TooManyRedirects { .. }) => {

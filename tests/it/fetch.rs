@@ -774,6 +774,43 @@ async fn a_connection_dropped_in_the_middle_of_the_body_is_retried() {
     assert!(err.is_transient(), "{err}");
 }
 
+/// A connection dropped on robots.txt is retried like one on a page: it
+/// used to fail the source at once ("robots.txt is unreachable").
+#[tokio::test]
+async fn a_dropped_connection_on_robots_txt_is_retried() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let robots_asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let asked = robots_asked.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => head.extend_from_slice(&buf[..k]),
+                }
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let answer: &[u8] = if head.starts_with("GET /robots.txt ") {
+                if asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    // The first robots.txt request: hang up without answering.
+                    continue;
+                }
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            } else {
+                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+            };
+            let _ = stream.write_all(answer).await;
+        }
+    });
+    let u = Url::parse(&format!("http://{addr}/page")).unwrap();
+    let f = fetched(fetcher().get(&u, &policy(), None).await.unwrap());
+    assert_eq!(f.body.as_ref(), b"ok");
+    assert_eq!(robots_asked.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
 /// A source's own `connect_timeout` is the one its requests get: the
 /// client was built once with the first policy's, and every later source
 /// silently used it.
