@@ -251,8 +251,10 @@ async fn harvest(
                     not_modified: true,
                 }),
                 FetchOutcome::Fetched(f) => {
+                    let body =
+                        crate::fetch::charset::feed_bytes(&f.body, f.content_type.as_deref());
                     let drafts =
-                        extract::feed::extract(&f.body, source, now).map_err(|e| e.to_string())?;
+                        extract::feed::extract(&body, source, now).map_err(|e| e.to_string())?;
                     Ok(Harvest {
                         drafts,
                         fetched: 1,

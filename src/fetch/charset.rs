@@ -17,6 +17,8 @@
 //! Labels go through [`Encoding::for_label`], so `iso-8859-1` and `latin1`
 //! mean windows-1252 as browsers do: byte 0x92 is "’", not a C1 control.
 
+use std::borrow::Cow;
+
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252, X_USER_DEFINED};
 
 /// How many leading bytes the `<meta>` / XML-declaration prescan looks at
@@ -31,6 +33,38 @@ pub fn decode_html(bytes: &[u8], content_type: Option<&str>) -> (String, &'stati
     let encoding = sniff(bytes, content_type);
     let (text, _had_errors) = encoding.decode_with_bom_removal(bytes);
     (text.into_owned(), encoding)
+}
+
+/// A feed's bytes as its XML parser should read them. feed-rs reads the
+/// BOM and the XML declaration's `encoding`, and takes anything else for
+/// UTF-8; a feed with neither whose `Content-Type` names another charset
+/// (`application/rss+xml; charset=ISO-8859-1`, RFC 7303 §3.2: the header
+/// is authoritative) is transcoded to UTF-8 here, or its `dépôt` became
+/// U+FFFD or a parse error. A declared encoding is left to the parser:
+/// servers often send a default `charset` header for feeds that declare
+/// their own encoding, and the declaration is the one that is right.
+pub fn feed_bytes<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Cow<'a, [u8]> {
+    if Encoding::for_bom(bytes).is_some() || declares_encoding(bytes) {
+        return Cow::Borrowed(bytes);
+    }
+    match content_type.and_then(charset_param).and_then(label) {
+        Some(encoding) if encoding != UTF_8 => {
+            let (text, _had_errors) = encoding.decode_without_bom_handling(bytes);
+            Cow::Owned(text.into_owned().into_bytes())
+        }
+        _ => Cow::Borrowed(bytes),
+    }
+}
+
+/// Whether `bytes` open with an XML declaration that has an `encoding`.
+fn declares_encoding(bytes: &[u8]) -> bool {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let head = &bytes[start..bytes.len().min(start + PRESCAN_BYTES)];
+    head.starts_with(b"<?xml")
+        && find(head, b"?>").is_some_and(|end| find(&head[..end], b"encoding").is_some())
 }
 
 /// The encoding [`decode_html`] would use.
@@ -277,6 +311,47 @@ mod tests {
             let (text, _) = decode_html(&bytes, ct);
             assert!(text.contains(EXPECTED), "{ct:?}: {text}");
         }
+    }
+
+    /// A feed without BOM or declared encoding, in the charset its header
+    /// names, reaches the parser as UTF-8; feed-rs took it for UTF-8.
+    #[test]
+    fn a_feed_in_the_charset_of_its_header_reaches_the_parser_as_utf8() {
+        let latin1 = b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><item><title>d\xe9p\xf4t</title></item></channel></rss>";
+        let declared = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss version=\"2.0\"><channel><item><title>d\xe9p\xf4t</title></item></channel></rss>";
+        let utf8 = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><item><title>dépôt</title></item></channel></rss>";
+        let table: &[(&[u8], Option<&str>, &[u8])] = &[
+            // The header's charset, nothing declared: transcoded.
+            (
+                latin1,
+                Some("application/rss+xml; charset=ISO-8859-1"),
+                utf8.as_bytes(),
+            ),
+            // Declared in the document: left to the parser, whatever the header.
+            (declared, Some("text/xml; charset=utf-8"), declared),
+            (declared, None, declared),
+            // UTF-8 or no charset at all: unchanged.
+            (
+                utf8.as_bytes(),
+                Some("application/rss+xml"),
+                utf8.as_bytes(),
+            ),
+            (latin1, Some("application/rss+xml; charset=utf-8"), latin1),
+        ];
+        for (i, (bytes, ct, want)) in table.iter().enumerate() {
+            let got = feed_bytes(bytes, *ct);
+            assert_eq!(
+                &got[..],
+                *want,
+                "row {i}: {}",
+                String::from_utf8_lossy(&got)
+            );
+        }
+        let feed = feed_rs::parser::parse(
+            &feed_bytes(latin1, Some("application/rss+xml; charset=ISO-8859-1"))[..],
+        )
+        .unwrap();
+        assert_eq!(feed.entries[0].title.as_ref().unwrap().content, "dépôt");
     }
 
     #[test]
