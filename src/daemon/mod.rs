@@ -1078,13 +1078,22 @@ async fn digest_job(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<String,
         .await
         .map_err(|e| e.to_string())?;
     let summary = format!(
-        "{} recorded, {} sent, {} failed, {} empty",
+        "{} recorded, {} sent, {} failed, {} empty, {} not composed",
         r.recorded.len(),
         r.sent.len(),
         r.failed.len(),
-        r.empty.len()
+        r.empty.len(),
+        r.uncomposed.len()
     );
-    if r.has_failures() {
+    if !r.uncomposed.is_empty() {
+        // Only `profiles check` validates queries and the daemon does not
+        // run it: this line is where the officer learns which profile to fix.
+        let why: Vec<&str> = r.uncomposed.iter().map(|u| u.error.as_str()).collect();
+        Err(format!(
+            "some digests were not composed: {summary}; {}",
+            why.join("; ")
+        ))
+    } else if r.has_failures() {
         Err(format!("some digests were not delivered: {summary}"))
     } else {
         Ok(summary)
