@@ -32,7 +32,7 @@ use super::{Digest, Period};
 use crate::index::Glossary;
 use crate::matching::{Candidate, MatchError, Matcher, window_start};
 use crate::settings::{Profile, Profiles, Settings};
-use crate::store::{DigestRecord, OutboxEntry, Store, StoreError};
+use crate::store::{DigestRecord, OutboxEntry, Store, StoreError, next_window_start};
 
 /// A claim older than this is taken over (its sender died mid-exchange).
 pub const STALE_CLAIM: TimeDelta = TimeDelta::minutes(15);
@@ -550,10 +550,7 @@ pub fn preview(
         .into_iter()
         .filter(|r| r.period != period_str)
         .collect();
-    let last: HashMap<String, DateTime<Utc>> = rows
-        .iter()
-        .map(|r| r.created_at)
-        .max()
+    let last: HashMap<String, DateTime<Utc>> = next_window_start(&rows)
         .map(|t| (p.id.clone(), t))
         .into_iter()
         .collect();
