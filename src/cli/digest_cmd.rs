@@ -143,6 +143,14 @@ fn send_now(cli: &Cli, a: &SendArgs) -> anyhow::Result<Exit> {
     for id in &report.already {
         writeln!(out, "{period} {id}: already recorded for this period")?;
     }
+    for u in &report.uncomposed {
+        // The error names the profile and says how to fix it.
+        writeln!(
+            out,
+            "{period} {}: FAILED (not composed): {}",
+            u.profile_id, u.error
+        )?;
+    }
     for (id, p) in &report.sent {
         writeln!(out, "{p} {id}: sent")?;
     }

@@ -77,7 +77,7 @@ use crate::digest::send;
 use crate::fetch::{FetchError, Fetcher};
 use crate::index::{Glossary, IndexError, IndexHandle};
 use crate::settings::{Profiles, Settings};
-use crate::store::{Store, StoreError};
+use crate::store::{RunRecord, Store, StoreError};
 use crate::sync::{self, SyncReport};
 
 use lock::{DirLock, LockError};
@@ -659,12 +659,13 @@ impl Daemon {
 
     /// Handles a finished (or panicked) job.
     async fn finished(&mut self, joined: Result<(tokio::task::Id, Done), tokio::task::JoinError>) {
-        let (job, done) = match joined {
-            Ok((id, done)) => (self.task_jobs.remove(&id), Some(done)),
+        let (job, done, panic) = match joined {
+            Ok((id, done)) => (self.task_jobs.remove(&id), Some(done), None),
             Err(e) => {
                 let job = self.task_jobs.remove(&e.id());
                 error!(job = job.as_ref().map(Job::name), error = %e, "job died");
-                (job, None)
+                let panic = e.is_panic().then(|| panic_message(e.into_panic()));
+                (job, None, panic)
             }
         };
         let Some(job) = job else {
@@ -686,8 +687,14 @@ impl Daemon {
             }
             (None, Job::Source(id)) => {
                 let id = id.clone();
-                self.crawl_finished(id, now, None, Duration::ZERO, now)
-                    .await;
+                match panic {
+                    Some(message) => self.crawl_panicked(id, message, now).await,
+                    // Aborted: only the shutdown aborts tasks.
+                    None => {
+                        self.crawl_finished(id, now, None, Duration::ZERO, now)
+                            .await;
+                    }
+                }
             }
             (Some(Done::Sync { result, elapsed }), _) => {
                 match result {
@@ -729,6 +736,45 @@ impl Daemon {
                 self.periodic_finished(job, now, Err("the job panicked".to_owned()), now);
             }
         }
+    }
+
+    /// A crawl task that panicked: a failure of its source like any other,
+    /// so it is retried with the usual backoff. Handing it to
+    /// [`Daemon::crawl_finished`] without a report would take the shutdown
+    /// path and never schedule the source again until a restart.
+    ///
+    /// The crawl died before recording its run, so the run is recorded here
+    /// (that is what counts the failure and shows it in `sources list` and
+    /// the officer's report). Its start is not known here; `now` stands for
+    /// it, which only shifts the backoff by the crawl's duration.
+    async fn crawl_panicked(&mut self, id: String, message: String, now: DateTime<Utc>) {
+        let report = CrawlReport {
+            source: id.clone(),
+            errors: vec![format!(
+                "the crawl panicked (a bug in fundwatch; please report it with this message): {message}"
+            )],
+            ..CrawlReport::default()
+        };
+        let run = RunRecord {
+            source_id: id.clone(),
+            started_at: now,
+            finished_at: now,
+            ok: false,
+            fetched: None,
+            new: 0,
+            updated: 0,
+            unchanged: 0,
+            errors: report.errors.clone(),
+        };
+        let recorded = with_store(&self.own_store, move |s| {
+            s.record_run(&run).map_err(|e| e.to_string())
+        })
+        .await;
+        if let Err(e) = recorded {
+            warn!(source.id = %id, error = %e, "cannot record the panicked crawl's run");
+        }
+        self.crawl_finished(id, now, Some(report), Duration::ZERO, now)
+            .await;
     }
 
     async fn crawl_finished(
@@ -1064,6 +1110,15 @@ impl Daemon {
     }
 }
 
+/// The message a task panicked with (`panic!` gives a `&str` or a `String`).
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
 /// What the digest and report jobs get: the same context `fundwatch digest
 /// send` and `fundwatch report send` build, so the daemon and the CLI behave
 /// the same.
@@ -1078,13 +1133,22 @@ async fn digest_job(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<String,
         .await
         .map_err(|e| e.to_string())?;
     let summary = format!(
-        "{} recorded, {} sent, {} failed, {} empty",
+        "{} recorded, {} sent, {} failed, {} empty, {} not composed",
         r.recorded.len(),
         r.sent.len(),
         r.failed.len(),
-        r.empty.len()
+        r.empty.len(),
+        r.uncomposed.len()
     );
-    if r.has_failures() {
+    if !r.uncomposed.is_empty() {
+        // Only `profiles check` validates queries and the daemon does not
+        // run it: this line is where the officer learns which profile to fix.
+        let why: Vec<&str> = r.uncomposed.iter().map(|u| u.error.as_str()).collect();
+        Err(format!(
+            "some digests were not composed: {summary}; {}",
+            why.join("; ")
+        ))
+    } else if r.has_failures() {
         Err(format!("some digests were not delivered: {summary}"))
     } else {
         Ok(summary)
@@ -1113,6 +1177,99 @@ async fn report_job(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<String,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A daemon over `dir` with one feed source, `src`, due every minute;
+    /// nothing scheduled or running yet.
+    fn daemon_in(dir: &Path) -> Daemon {
+        let cfg = DaemonConfig {
+            data_dir: dir.to_owned(),
+            sources_path: dir.join("sources.toml"),
+            settings_path: dir.join("fundwatch.toml"),
+            profiles_path: dir.join("profiles.toml"),
+            glossary: Glossary::default(),
+            max_jitter: Duration::ZERO,
+            grace: DaemonConfig::DEFAULT_GRACE,
+        };
+        let sources = Sources::parse(
+            "[[source]]\nid = \"src\"\nkind = \"feed\"\nurl = \"https://x.org/\"\n\
+             schedule = \"0 * * * * *\"\nlevel = \"eu\"\nfunder = \"F\"\nlanguage = \"en\"\n",
+            &cfg.sources_path,
+        )
+        .unwrap();
+        let db = dir.join("fundwatch.db");
+        let now = Utc::now();
+        Daemon {
+            state: DaemonState {
+                pid: 1,
+                started_at: now,
+                updated_at: now,
+                activity: String::new(),
+                running: Vec::new(),
+                digest: JobTimes::default(),
+                report: JobTimes::default(),
+                stopped_at: None,
+            },
+            settings: Settings::load_or_default(&cfg.settings_path).unwrap(),
+            profiles: Profiles::load_or_empty(&cfg.profiles_path).unwrap(),
+            fetcher: Fetcher::new(&sources.list[0].fetch).unwrap(),
+            sources,
+            crawl_store: open_store(&db).unwrap(),
+            sync_store: open_store(&db).unwrap(),
+            own_store: open_store(&db).unwrap(),
+            index: Arc::new(IndexHandle::open_or_create(&dir.join("index")).unwrap()),
+            cfg,
+            notifier: Notifier::disabled(),
+            next: BTreeMap::new(),
+            running: BTreeSet::new(),
+            tasks: JoinSet::new(),
+            task_jobs: HashMap::new(),
+            sync_wanted: false,
+            status_refreshed: None,
+            cancel: CancellationToken::new(),
+            stopping: false,
+            published: String::new(),
+            commits: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicked_crawl_is_a_failure_and_its_source_is_scheduled_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = daemon_in(dir.path());
+        let job = Job::Source("src".to_owned());
+        // A crawl task that panics, as a bug in an extractor would.
+        let handle = d.tasks.spawn(async { panic!("boom") });
+        d.task_jobs.insert(handle.id(), job.clone());
+        d.running.insert(job.clone());
+        let joined = d.tasks.join_next_with_id().await.unwrap();
+        assert!(joined.as_ref().is_err_and(|e| e.is_panic()));
+        let before = Utc::now();
+        d.finished(joined).await;
+        let after = Utc::now();
+
+        assert!(!d.running.contains(&job));
+        let next = *d.next.get(&job).expect("the source is scheduled again");
+        // Every minute by its schedule, but one failure backs off 5 minutes.
+        let backoff = chrono::Duration::from_std(plan::BACKOFF_BASE).unwrap();
+        assert!(
+            next >= before + backoff && next <= after + backoff,
+            "{before} {next} {after}"
+        );
+        let st = d
+            .own_store
+            .lock()
+            .unwrap()
+            .source_state("src")
+            .unwrap()
+            .unwrap();
+        assert_eq!(st.consecutive_failures, 1);
+        assert_eq!(st.next_run, Some(next));
+        let err = st.last_error.unwrap();
+        assert!(
+            err.contains("the crawl panicked") && err.contains("boom"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn config_errors_fit_on_one_line() {

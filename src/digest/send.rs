@@ -32,7 +32,7 @@ use super::{Digest, Period};
 use crate::index::Glossary;
 use crate::matching::{Candidate, MatchError, Matcher, window_start};
 use crate::settings::{Profile, Profiles, Settings};
-use crate::store::{DigestRecord, OutboxEntry, Store, StoreError};
+use crate::store::{DigestRecord, OutboxEntry, Store, StoreError, next_window_start};
 
 /// A claim older than this is taken over (its sender died mid-exchange).
 pub const STALE_CLAIM: TimeDelta = TimeDelta::minutes(15);
@@ -123,6 +123,17 @@ pub struct Undelivered {
     pub error: String,
 }
 
+/// A profile whose digest could not be composed this run (its query does
+/// not parse, or matching it failed). Nothing is recorded for it, so the
+/// next run tries again once the profile is fixed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uncomposed {
+    /// Profile id.
+    pub profile_id: String,
+    /// Why, naming the profile and what to do.
+    pub error: String,
+}
+
 /// The outcome of one claimed row: delivered (profile, period), or not.
 type Delivery = Result<(String, String), Undelivered>;
 
@@ -142,12 +153,15 @@ pub struct SendReport {
     pub sent: Vec<(String, String)>,
     /// Deliveries that failed.
     pub failed: Vec<Undelivered>,
+    /// Profiles whose digest could not be composed (the others' were).
+    pub uncomposed: Vec<Uncomposed>,
 }
 
 impl SendReport {
-    /// True when some delivery failed (the CLI exits 2).
+    /// True when some digest was not composed or some delivery failed (the
+    /// CLI exits 2).
     pub fn has_failures(&self) -> bool {
-        !self.failed.is_empty()
+        !self.failed.is_empty() || !self.uncomposed.is_empty()
     }
 }
 
@@ -208,6 +222,12 @@ fn load_candidates(store: &Store, earliest: DateTime<Utc>) -> Result<Vec<Candida
 /// Plans the digests of `profiles` for `period` at `now`, each with the
 /// window starting at `last[profile]` (first-run rule when absent) and the
 /// profile's outbox `history`. Reads the store; writes nothing.
+///
+/// One result per profile, in the order of `profiles`: a profile whose
+/// query does not parse gets its [`MatchError`] and the others are planned
+/// all the same (the daemon only checks the profiles file's structure, so
+/// one bad query must not hold every recipient's digest). The outer error
+/// is for what affects them all: the database, the templates.
 pub fn plan(
     store: &Store,
     ctx: &DigestContext,
@@ -216,7 +236,7 @@ pub fn plan(
     last: &HashMap<String, DateTime<Utc>>,
     history: &HashMap<String, Vec<OutboxEntry>>,
     now: DateTime<Utc>,
-) -> Result<Vec<Planned>, DigestError> {
+) -> Result<Vec<Result<Planned, MatchError>>, DigestError> {
     if profiles.is_empty() {
         return Ok(Vec::new());
     }
@@ -255,7 +275,14 @@ pub fn plan(
     };
     let mut out = Vec::with_capacity(profiles.len());
     for ((p, result), window) in profiles.iter().zip(results).zip(windows) {
-        let matches = result?
+        let matches = match result {
+            Ok(m) => m,
+            Err(e) => {
+                out.push(Err(e));
+                continue;
+            }
+        };
+        let matches = matches
             .into_iter()
             .map(|m| (matcher.candidates()[m.candidate].call.clone(), m.reasons))
             .collect();
@@ -280,11 +307,11 @@ pub fn plan(
             now,
         );
         let rendered = render(&digest, &opts, now)?;
-        out.push(Planned {
+        out.push(Ok(Planned {
             digest,
             rendered,
             window_start: window,
-        });
+        }));
     }
     Ok(out)
 }
@@ -342,7 +369,17 @@ pub fn record_digests(
     }
     let last = store.last_digests()?;
     let planned = plan(store, ctx, &todo, period, &last, &history, now)?;
-    for p in planned {
+    for (profile, p) in todo.iter().zip(planned) {
+        let p = match p {
+            Ok(p) => p,
+            Err(e) => {
+                report.uncomposed.push(Uncomposed {
+                    profile_id: profile.id.clone(),
+                    error: e.to_string(),
+                });
+                continue;
+            }
+        };
         let id = p.digest.profile.id.clone();
         if p.digest.is_empty() && !ctx.settings.send_empty {
             report.empty.push(id);
@@ -513,18 +550,15 @@ pub fn preview(
         .into_iter()
         .filter(|r| r.period != period_str)
         .collect();
-    let last: HashMap<String, DateTime<Utc>> = rows
-        .iter()
-        .map(|r| r.created_at)
-        .max()
+    let last: HashMap<String, DateTime<Utc>> = next_window_start(&rows)
         .map(|t| (p.id.clone(), t))
         .into_iter()
         .collect();
     let history = HashMap::from([(p.id.clone(), rows)]);
-    let mut planned = plan(&store, ctx, &[p], period, &last, &history, now)?;
-    planned
+    let planned = plan(&store, ctx, &[p], period, &last, &history, now)?
         .pop()
-        .ok_or_else(|| DigestError::Task("planning returned no digest".to_owned()))
+        .ok_or_else(|| DigestError::Task("planning returned no digest".to_owned()))?;
+    planned.map_err(DigestError::from)
 }
 
 /// What [`send_report`] did.

@@ -83,7 +83,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::Call;
 
 pub use error::StoreError;
-pub use outbox::{DigestRecord, OutboxEntry, OutboxMessage, OutboxStatus};
+pub use outbox::{DigestRecord, OutboxEntry, OutboxMessage, OutboxStatus, next_window_start};
 
 /// How long a connection waits for another writer before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

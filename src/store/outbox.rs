@@ -229,6 +229,31 @@ fn decode_entry(raw: RawEntry) -> Result<OutboxEntry, StoreError> {
     })
 }
 
+/// Where the next digest window of a profile with these outbox rows starts
+/// (`None`: no rows, a first digest).
+///
+/// Normally when its latest digest was recorded: what came before was in
+/// that digest or an earlier one. A permanently rejected digest reached
+/// nobody, and its calls are offered again ([`crate::digest::compose`]), so
+/// it must not move the window either: a failed row recorded after the
+/// latest other one gives back its own window start, and the earliest such
+/// start wins. Without that, the calls of a digest rejected for a mistyped
+/// address fall before the next window and are never listed once the
+/// address is fixed.
+pub fn next_window_start(rows: &[OutboxEntry]) -> Option<DateTime<Utc>> {
+    let last_kept = rows
+        .iter()
+        .filter(|r| r.status != OutboxStatus::Failed)
+        .map(|r| r.created_at)
+        .max();
+    let failed_since = rows
+        .iter()
+        .filter(|r| r.status == OutboxStatus::Failed)
+        .filter(|r| last_kept.is_none_or(|t| r.created_at > t))
+        .map(|r| r.window_start);
+    last_kept.into_iter().chain(failed_since).min()
+}
+
 fn json_ids(ids: &[String]) -> String {
     serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())
 }
@@ -316,17 +341,21 @@ impl Store {
             .transpose()
     }
 
-    /// When each profile's latest digest was recorded: the start of its next
-    /// digest's window.
+    /// Where each profile's next digest window starts, by
+    /// [`next_window_start`] over its rows; profiles without any row are
+    /// absent (their first digest follows the first-run rule).
     pub fn last_digests(&self) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
-        let raw: Vec<(String, String)> = self
-            .conn
-            .prepare_cached("SELECT profile_id, max(created_at) FROM outbox GROUP BY profile_id")
-            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-            .map_err(self.err("reading the outbox"))?;
-        raw.into_iter()
-            .map(|(p, t)| parse_ts("outbox", &p, "created_at", &t).map(|t| (p, t)))
-            .collect()
+        let mut by_profile: HashMap<String, Vec<OutboxEntry>> = HashMap::new();
+        for row in self.outbox(None)? {
+            by_profile
+                .entry(row.profile_id.clone())
+                .or_default()
+                .push(row);
+        }
+        Ok(by_profile
+            .into_iter()
+            .filter_map(|(p, rows)| next_window_start(&rows).map(|t| (p, t)))
+            .collect())
     }
 
     /// Rows waiting for delivery: `pending`, or claimed longer than `stale`

@@ -1,12 +1,13 @@
 //! The digest commands without a relay: the file outbox, previews in both
 //! languages, `profiles test` (first-run rule, `--since`, reasons),
-//! `profiles check` and `config check` on bad profiles, updated calls.
+//! `profiles check` and `config check` on bad profiles, updated calls, and
+//! one profile with a bad query not holding the others.
 //! Real SQLite file, real binary.
 
 use chrono::Duration;
 use fundwatch::model::{Language, Level};
 
-use crate::smtp::{call, cmd, now, seed, seed_corpus, write_config};
+use crate::smtp::{PROFILES, call, cmd, now, seed, seed_corpus, write_config};
 
 #[test]
 fn without_smtp_digests_become_eml_files_once_per_period() {
@@ -259,4 +260,100 @@ fn a_changed_deadline_comes_back_as_updated_with_old_and_new() {
             && text.contains(&format!("→ {}", fmt(&new_at))),
         "{text}"
     );
+}
+
+#[test]
+fn one_invalid_profile_query_does_not_stop_the_other_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), None);
+    seed_corpus(dir.path());
+    // The daemon loads profiles by structure only: a query that does not
+    // parse reaches the digest job.
+    std::fs::write(
+        dir.path().join("profiles.toml"),
+        format!(
+            "{PROFILES}\n[[profile]]\nid = \"broken\"\nname = \"B\"\nemail = \"b@univ.example\"\n\
+             language = \"en\"\nquery = \"colour:red\"\n"
+        ),
+    )
+    .unwrap();
+    // Last week's digest of smith-mobility was recorded but not delivered
+    // (a crash, or a relay down): it is pending, for this run to retry.
+    let ctx = fundwatch::digest::send::DigestContext {
+        db_path: dir.path().join("fundwatch.db"),
+        data_dir: dir.path().to_owned(),
+        settings: fundwatch::settings::Settings::load_or_default(
+            &dir.path().join("fundwatch.toml"),
+        )
+        .unwrap(),
+        profiles: fundwatch::settings::Profiles::load_or_empty(&dir.path().join("profiles.toml"))
+            .unwrap(),
+        glossary: fundwatch::index::Glossary::default(),
+        retry: Default::default(),
+    };
+    let last_week = now() - Duration::days(7);
+    {
+        let mut store = fundwatch::store::Store::open(&ctx.db_path).unwrap();
+        let r = fundwatch::digest::send::record_digests(
+            &mut store,
+            &ctx,
+            &["smith-mobility".to_owned()],
+            false,
+            last_week,
+        )
+        .unwrap();
+        assert_eq!(r.recorded.len(), 1, "{r:?}");
+    }
+
+    let out = cmd(dir.path()).args(["digest", "send"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "partial failure\n{stdout}\n{stderr}"
+    );
+    let p = fundwatch::digest::Period::containing(now(), chrono_tz::Europe::Paris);
+    let bad: Vec<&str> = stdout.lines().filter(|l| l.contains("broken")).collect();
+    assert_eq!(bad.len(), 1, "one message for the bad profile:\n{stdout}");
+    assert!(
+        bad[0].starts_with(&format!(
+            "{p} broken: FAILED (not composed): profile broken:"
+        )) && bad[0].contains("unknown field `colour:`"),
+        "{stdout}"
+    );
+    // The good profile's digest is recorded and sent, and last week's
+    // pending one is delivered too.
+    let mut files: Vec<String> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let prev = fundwatch::digest::Period::containing(last_week, chrono_tz::Europe::Paris);
+    assert_eq!(
+        files,
+        [
+            format!("dupont-soil-{p}.eml"),
+            format!("smith-mobility-{prev}.eml")
+        ],
+        "{stdout}"
+    );
+    let list = crate::support::stdout_json(
+        &cmd(dir.path())
+            .args(["digest", "list", "--json"])
+            .output()
+            .unwrap(),
+    );
+    let rows: Vec<(&str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["profile_id"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, [("smith-mobility", "sent"), ("dupont-soil", "sent")]);
 }

@@ -1,7 +1,8 @@
 //! Digests delivered to a real SMTP server on loopback (Python's aiosmtpd,
 //! `tests/smtp_server.py`), checked by parsing what it received: MIME
 //! structure, headers, escaping, language; a 451 retried; a 550 for one
-//! recipient recorded, reported, and not blocking the others; a crash
+//! recipient recorded, reported, and not blocking the others, its calls
+//! offered again the next week once the address is fixed; a crash
 //! between recording and sending followed by restarts sends exactly once.
 //!
 //! The calls are stored in a real SQLite file through the library, with
@@ -425,6 +426,62 @@ fn a_550_for_one_recipient_is_recorded_reported_and_blocks_nobody() {
     assert!(body.contains("dupont-soil"), "{body}");
     assert!(body.contains("550"), "{body}");
     assert!(body.contains("3 added"), "{body}");
+}
+
+#[test]
+fn a_permanently_rejected_digest_does_not_advance_the_window() {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(dir.path(), &["--reject", "marie.dupont@univ.example"]);
+    write_config(dir.path(), Some(server.port));
+    seed_corpus(dir.path());
+    let out = cmd(dir.path()).args(["digest", "send"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "partial failure");
+    assert_eq!(server.messages().len(), 1, "John's only");
+
+    // The officer fixes the address; next week's digest runs.
+    std::fs::write(
+        dir.path().join("profiles.toml"),
+        PROFILES.replace("marie.dupont@univ.example", "m.dupont@univ.example"),
+    )
+    .unwrap();
+    let ctx = fundwatch::digest::send::DigestContext {
+        db_path: dir.path().join("fundwatch.db"),
+        data_dir: dir.path().to_owned(),
+        settings: fundwatch::settings::Settings::load_or_default(
+            &dir.path().join("fundwatch.toml"),
+        )
+        .unwrap(),
+        profiles: fundwatch::settings::Profiles::load_or_empty(&dir.path().join("profiles.toml"))
+            .unwrap(),
+        glossary: fundwatch::index::Glossary::default(),
+        retry: Default::default(),
+    };
+    let next_week = now() + Duration::days(7);
+    let r = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(fundwatch::digest::send::send_digests(
+            &ctx,
+            &[],
+            false,
+            next_week,
+        ))
+        .unwrap();
+    let next_period =
+        fundwatch::digest::Period::containing(next_week, chrono_tz::Europe::Paris).to_string();
+    // The rejected digest's call is listed again, as new; John, who got
+    // his, has nothing new.
+    assert_eq!(r.recorded, [("dupont-soil".to_owned(), 1, 0, 0)], "{r:?}");
+    assert_eq!(r.sent, [("dupont-soil".to_owned(), next_period)], "{r:?}");
+    assert_eq!(r.empty, ["smith-mobility"], "{r:?}");
+    let msgs = server.messages();
+    assert_eq!(msgs.len(), 2);
+    let m = parse(&msgs[1]);
+    assert_eq!(to_of(&m), "m.dupont@univ.example");
+    let body = m.body_text(0).unwrap();
+    assert!(body.contains("Sols vivants"), "{body}");
 }
 
 #[test]
