@@ -297,6 +297,7 @@ fn main() {
                 period,
                 matches,
                 changes: &changes,
+                window_start: period_start,
                 history: history.get(&p.id).map_or(&[][..], Vec::as_slice),
                 closing_candidates: Vec::new(),
                 closing_soon_days: 14,

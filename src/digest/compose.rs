@@ -37,8 +37,12 @@ pub struct ComposeInput<'a> {
     pub period: Period,
     /// Matched calls, ranked, with their reasons.
     pub matches: Vec<(Call, Vec<Reason>)>,
-    /// Field changes stored in the window (any call; filtered here).
+    /// Field changes stored since the earliest window of the run (any
+    /// call; filtered here).
     pub changes: &'a [Change],
+    /// Where this profile's window starts: changes stored before it were
+    /// in an earlier digest of this profile (or of no concern to it).
+    pub window_start: DateTime<Utc>,
     /// This profile's earlier outbox rows.
     pub history: &'a [OutboxEntry],
     /// Calls that may close soon (any call; only those sent before are kept).
@@ -88,7 +92,17 @@ pub fn compose(input: ComposeInput<'_>, now: DateTime<Utc>) -> Digest {
             });
             continue;
         }
-        let notes = change_notes(&call.id, input.changes, lang, input.timezone);
+        // Only this profile's window: the run loads the changes since the
+        // earliest window of all profiles, and a change another profile
+        // has not seen yet was already in this one's earlier digest (it
+        // came back as "updated" a second time with that old note).
+        let in_window: Vec<Change> = input
+            .changes
+            .iter()
+            .filter(|c| c.call_id == call.id && c.at >= input.window_start)
+            .cloned()
+            .collect();
+        let notes = change_notes(&call.id, &in_window, lang, input.timezone);
         if !notes.is_empty() {
             updated.push(DigestItem {
                 call,
@@ -435,6 +449,7 @@ mod tests {
                     (call("bounced", 60), vec![]),
                 ],
                 changes: &changes,
+                window_start: now() - Duration::days(7),
                 history: &history,
                 closing_candidates: vec![
                     call("sent-closing", 5),
@@ -461,6 +476,36 @@ mod tests {
         );
         // Announced once, never-sent calls excluded, calls already in the digest not repeated.
         assert_eq!(ids(&d.closing_soon), ["sent-closing"]);
+    }
+
+    /// A change stored before this profile's window was in its earlier
+    /// digest: the run loads changes from the earliest window of all
+    /// profiles, and such a change came back as "updated" a second time.
+    #[test]
+    fn a_change_before_the_profiles_window_is_not_announced_again() {
+        let p = profile(Language::En);
+        let history = vec![row(OutboxStatus::Sent, &["x"], &[])];
+        let mut moved = change("x", "deadlines", day("2027-02-18"), day("2027-03-04"));
+        // Two weeks ago, before this profile's last digest a week ago
+        // (another profile's window reaches further back).
+        moved.at = now() - Duration::days(14);
+        let text = change("x", "text", json!("a"), json!("b"));
+        let changes = vec![moved, text];
+        let d = compose(
+            ComposeInput {
+                profile: &p,
+                period: Period::parse("2026-W48").unwrap(),
+                matches: vec![(call("x", 100), vec![])],
+                changes: &changes,
+                window_start: now() - Duration::days(7),
+                history: &history,
+                closing_candidates: vec![],
+                closing_soon_days: 14,
+                timezone: chrono_tz::Europe::Paris,
+            },
+            now(),
+        );
+        assert_eq!(ids(&d.updated), Vec::<&str>::new(), "{:?}", d.updated);
     }
 
     #[test]

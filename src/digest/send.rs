@@ -299,6 +299,7 @@ pub fn plan(
                 period,
                 matches,
                 changes: &changes,
+                window_start: window,
                 history: rows,
                 closing_candidates,
                 closing_soon_days: ctx.settings.closing_soon_days,
