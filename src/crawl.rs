@@ -120,9 +120,7 @@ pub async fn crawl_source(
                     let id = source.id.clone();
                     let validators = h.validators;
                     let stored = tokio::task::spawn_blocking(move || {
-                        let mut store = store.lock().map_err(|_| {
-                            "database handle poisoned by an earlier panic".to_owned()
-                        })?;
+                        let mut store = crate::store::lock(&store);
                         let summary = store
                             .apply_calls(&id, &calls, now)
                             .map_err(|e| e.to_string())?;
@@ -156,9 +154,7 @@ pub async fn crawl_source(
                     let store = store.clone();
                     let validators = h.validators;
                     let saved = tokio::task::spawn_blocking(move || {
-                        let mut store = store
-                            .lock()
-                            .map_err(|_| "database handle poisoned".to_owned())?;
+                        let mut store = crate::store::lock(&store);
                         for (url, v) in &validators {
                             store
                                 .set_validators(url.as_str(), v, now)
@@ -194,9 +190,7 @@ pub async fn crawl_source(
                 .collect(),
         };
         let recorded = tokio::task::spawn_blocking(move || {
-            let mut store = store
-                .lock()
-                .map_err(|_| "database handle poisoned".to_owned())?;
+            let mut store = crate::store::lock(&store);
             store.record_run(&run).map_err(|e| e.to_string())
         })
         .await;
@@ -224,7 +218,7 @@ fn problem_message(p: &ExtractProblem) -> String {
 async fn stored_validators(store: Option<&Arc<Mutex<Store>>>, url: &Url) -> Option<Validators> {
     let store = store?.clone();
     let url = url.to_string();
-    tokio::task::spawn_blocking(move || store.lock().ok()?.validators(&url).ok().flatten())
+    tokio::task::spawn_blocking(move || crate::store::lock(&store).validators(&url).ok().flatten())
         .await
         .ok()
         .flatten()

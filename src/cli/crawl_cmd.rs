@@ -116,9 +116,7 @@ pub fn run(cli: &Cli, args: &CrawlArgs) -> anyhow::Result<Exit> {
     ));
     progress.finish_and_clear();
     {
-        let mut store = store
-            .lock()
-            .map_err(|_| anyhow::anyhow!("database handle poisoned by an earlier panic"))?;
+        let mut store = fundwatch::store::lock(&store);
         // Calls of sources not crawled now still close when their last
         // deadline passes.
         store

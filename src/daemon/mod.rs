@@ -214,9 +214,7 @@ where
 {
     let store = store.clone();
     tokio::task::spawn_blocking(move || {
-        let mut s = store
-            .lock()
-            .map_err(|_| "database handle poisoned by an earlier panic".to_owned())?;
+        let mut s = crate::store::lock(&store);
         f(&mut s)
     })
     .await
@@ -633,9 +631,7 @@ impl Daemon {
         let handle = self.tasks.spawn(async move {
             let t0 = Instant::now();
             let result = tokio::task::spawn_blocking(move || {
-                let mut store = store
-                    .lock()
-                    .map_err(|_| "database handle poisoned by an earlier panic".to_owned())?;
+                let mut store = crate::store::lock(&store);
                 if refresh {
                     let changed = store
                         .refresh_statuses(Utc::now())
@@ -1064,9 +1060,7 @@ impl Daemon {
         let last = tokio::time::timeout(
             FINAL_SYNC_WAIT,
             tokio::task::spawn_blocking(move || {
-                let store = store
-                    .lock()
-                    .map_err(|_| "database handle poisoned by an earlier panic".to_owned())?;
+                let store = crate::store::lock(&store);
                 sync::catch_up(&store, &index).map_err(|e| e.to_string())
             }),
         )

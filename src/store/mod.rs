@@ -83,6 +83,18 @@ use serde::{Deserialize, Serialize};
 use crate::model::Call;
 
 pub use error::StoreError;
+
+/// Locks a store shared between tasks. A panic while another task held it
+/// poisons the mutex, but leaves the database as it was: the open
+/// transaction, if any, rolled back when it was dropped during the unwind.
+/// Refusing the lock from then on failed every later crawl and database
+/// task until the daemon was restarted, so the lock is taken anyway.
+pub fn lock(store: &std::sync::Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(|poisoned| {
+        tracing::warn!("the database handle was held by a task that panicked; going on with it");
+        poisoned.into_inner()
+    })
+}
 pub use outbox::{DigestRecord, OutboxEntry, OutboxMessage, OutboxStatus, next_window_start};
 
 /// How long a connection waits for another writer before giving up.

@@ -901,3 +901,34 @@ fn a_schema_1_database_upgrades_with_its_calls_intact() {
         .unwrap();
     assert_eq!(outbox, 1, "the upgrade created the outbox");
 }
+
+/// A task that panicked while holding the shared store poisoned its mutex,
+/// and every later crawl failed with "database handle poisoned" until the
+/// daemon restarted. The panic's transaction rolled back; the store is
+/// still good, and `lock` hands it out.
+#[test]
+fn a_store_poisoned_by_a_panicking_task_still_stores_and_lost_nothing() {
+    let shared = std::sync::Arc::new(std::sync::Mutex::new(Store::open_in_memory().unwrap()));
+    let now = t("2026-11-27T10:00:00Z");
+    lock(&shared)
+        .apply_calls("s", &[call("s", "a", "First call")], now)
+        .unwrap();
+    let in_task = shared.clone();
+    let panicked = std::thread::spawn(move || {
+        let mut store = in_task.lock().unwrap();
+        // Half-way through a write, then a bug.
+        let tx = store.write_tx("test").unwrap();
+        tx.execute("DELETE FROM calls", []).unwrap();
+        panic!("a bug in the middle of a write");
+    })
+    .join();
+    assert!(panicked.is_err());
+    assert!(shared.is_poisoned());
+    let mut store = lock(&shared);
+    // The half-done delete was rolled back, and writing works.
+    assert!(store.call("a").unwrap().is_some());
+    store
+        .apply_calls("s", &[call("s", "b", "Second call")], now)
+        .unwrap();
+    assert!(store.call("b").unwrap().is_some());
+}
