@@ -354,18 +354,24 @@ impl CronSchedule {
     /// The first fire time strictly after `after`, with the expression read
     /// in `tz` (so "0 0 6 * * *" means 06:00 local, DST included).
     pub fn next_after(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
-        self.schedule
-            .after(&after.with_timezone(&tz))
-            .next()
-            .map(|t| t.with_timezone(&Utc))
+        self.upcoming(after, tz, 1).into_iter().next()
     }
 
-    /// The next `n` fire times after `after`.
+    /// The next `n` fire times strictly after `after`.
+    ///
+    /// The `cron` crate steps through local times and maps each to its
+    /// earlier instant when the clock goes back, so inside the repeated
+    /// hour (02:00–03:00 in Paris on the last Sunday of October) it gave
+    /// 02:30 *summer* time for an `after` at 02:10 winter time: a run an
+    /// hour in the past, which the scheduler ran at once, and again, until
+    /// the hour was over. Those are dropped: a time in the repeated hour
+    /// runs once, in its first pass, as crontab does.
     pub fn upcoming(&self, after: DateTime<Utc>, tz: Tz, n: usize) -> Vec<DateTime<Utc>> {
         self.schedule
             .after(&after.with_timezone(&tz))
-            .take(n)
             .map(|t| t.with_timezone(&Utc))
+            .filter(|t| *t > after)
+            .take(n)
             .collect()
     }
 }
@@ -861,6 +867,33 @@ deadline = ".date-limite"
         for bad in ["0 7 * * 8", "0 7 * * 5-2", "0 7 * * 1/0"] {
             let err = CronSchedule::parse(bad).unwrap_err();
             assert!(err.contains("weekday field"), "{bad}: {err}");
+        }
+    }
+
+    /// Across both DST changes of Europe/Paris, the next run is always
+    /// after the instant asked about, and each run comes once.
+    #[test]
+    fn next_run_is_always_later_across_dst_changes() {
+        let paris = chrono_tz::Europe::Paris;
+        for expr in ["*/30 * * * *", "0 30 2 * * *", "0 0 3 * * *", "15 2 * * *"] {
+            let s = CronSchedule::parse(expr).unwrap();
+            for night in ["2026-10-24T23:00:00Z", "2026-03-28T23:00:00Z"] {
+                let start = night.parse::<DateTime<Utc>>().unwrap();
+                for minute in 0..(5 * 60) {
+                    let after = start + chrono::TimeDelta::minutes(minute);
+                    let next = s.next_after(after, paris).unwrap();
+                    assert!(next > after, "{expr}: next_after({after}) = {next}");
+                }
+                // Run after run through the night: no local time twice.
+                let end = start + chrono::TimeDelta::hours(5);
+                let mut seen = std::collections::HashSet::new();
+                let mut t = start;
+                while let Some(next) = s.next_after(t, paris).filter(|n| *n < end) {
+                    let local = next.with_timezone(&paris).naive_local();
+                    assert!(seen.insert(local), "{expr}: {local} runs twice");
+                    t = next;
+                }
+            }
         }
     }
 
