@@ -89,6 +89,12 @@ use state::{DaemonState, JobTimes, STATE_KEY};
 /// on a stale monotonic deadline.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
+/// After a digest run that left digests pending (the relay was down or said
+/// "try later"), the next try comes this soon instead of at the next weekly
+/// run: a week late, those digests would arrive beside the next week's,
+/// with closing-soon calls already closed.
+const DIGEST_RETRY: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
+
 /// How often statuses are recomputed from the dates when nothing else
 /// changes a call: a call closes when its last deadline passes even if its
 /// source is not crawled that day.
@@ -203,6 +209,8 @@ enum Done {
         job: Job,
         started: DateTime<Utc>,
         outcome: Result<String, String>,
+        /// Digests stay pending after a temporary failure: try again soon.
+        retry_soon: bool,
     },
 }
 
@@ -597,14 +605,15 @@ impl Daemon {
         };
         let which = job.clone();
         let handle = self.tasks.spawn(async move {
-            let outcome = match which {
+            let (outcome, retry_soon) = match which {
                 Job::Digest => digest_job(&ctx, now).await,
-                _ => report_job(&ctx, now).await,
+                _ => (report_job(&ctx, now).await, false),
             };
             Done::Periodic {
                 job: which,
                 started: now,
                 outcome,
+                retry_soon,
             }
         });
         self.task_jobs.insert(handle.id(), job.clone());
@@ -722,14 +731,15 @@ impl Daemon {
                     job,
                     started,
                     outcome,
+                    retry_soon,
                 }),
                 _,
             ) => {
-                self.periodic_finished(job, started, outcome, now);
+                self.periodic_finished(job, started, outcome, retry_soon, now);
             }
             (None, job) => {
                 let job = job.clone();
-                self.periodic_finished(job, now, Err("the job panicked".to_owned()), now);
+                self.periodic_finished(job, now, Err("the job panicked".to_owned()), false, now);
             }
         }
     }
@@ -856,6 +866,7 @@ impl Daemon {
         job: Job,
         started: DateTime<Utc>,
         outcome: Result<String, String>,
+        retry_soon: bool,
         now: DateTime<Utc>,
     ) {
         let line = match &outcome {
@@ -875,6 +886,14 @@ impl Daemon {
         times.last_run = Some(started);
         times.last_outcome = Some(line);
         self.schedule_periodic(now);
+        if retry_soon && job == Job::Digest {
+            let soon = now + DIGEST_RETRY;
+            if self.next.get(&Job::Digest).is_none_or(|at| soon < *at) {
+                info!(at = %soon, "digests left pending: trying again then");
+                self.next.insert(Job::Digest, soon);
+                self.state.digest.next_run = Some(soon);
+            }
+        }
     }
 
     /// The one-line summary of what runs and what comes next.
@@ -1122,10 +1141,21 @@ struct PeriodicContext {
 
 /// The weekly digests: records and sends the current period's digests that
 /// were not sent yet (a restart never sends one twice nor skips one).
-async fn digest_job(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<String, String> {
-    let r = send::send_digests(&ctx.digest, &[], false, now)
-        .await
-        .map_err(|e| e.to_string())?;
+///
+/// Also says whether a delivery failed for now only (the digest stays
+/// pending): the daemon then tries again in [`DIGEST_RETRY`].
+async fn digest_job(ctx: &PeriodicContext, now: DateTime<Utc>) -> (Result<String, String>, bool) {
+    match send::send_digests(&ctx.digest, &[], false, now).await {
+        Ok(r) => {
+            let retry_soon = r.failed.iter().any(|u| !u.permanent);
+            (digest_outcome(&r), retry_soon)
+        }
+        Err(e) => (Err(e.to_string()), false),
+    }
+}
+
+/// The digest job's line in the log and in `fundwatch status`.
+fn digest_outcome(r: &send::SendReport) -> Result<String, String> {
     let summary = format!(
         "{} recorded, {} sent, {} failed, {} empty, {} not composed",
         r.recorded.len(),
@@ -1262,6 +1292,38 @@ mod tests {
         assert!(
             err.contains("the crawl panicked") && err.contains("boom"),
             "{err}"
+        );
+    }
+
+    /// Digests left pending by a relay that said "try later" are tried
+    /// again in half an hour: the next try used to be next week's run.
+    #[tokio::test]
+    async fn pending_digests_are_tried_again_soon_not_next_week() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = daemon_in(dir.path());
+        let now = Utc::now();
+        d.schedule_periodic(now);
+        let weekly = d.next[&Job::Digest];
+        assert!(weekly > now + chrono::TimeDelta::hours(1), "{weekly}");
+
+        // As `finished` calls it: the job is no longer running.
+        d.periodic_finished(
+            Job::Digest,
+            now,
+            Err("some digests were not delivered".into()),
+            true,
+            now,
+        );
+        assert_eq!(d.next[&Job::Digest], now + DIGEST_RETRY);
+        assert_eq!(d.state.digest.next_run, Some(now + DIGEST_RETRY));
+
+        // Delivered at the retry: back to the weekly schedule.
+        let later = now + DIGEST_RETRY;
+        d.periodic_finished(Job::Digest, later, Ok("1 sent".into()), false, later);
+        let next = d.next[&Job::Digest];
+        assert!(
+            next > later + chrono::TimeDelta::hours(1),
+            "{later} {next} {weekly}"
         );
     }
 
