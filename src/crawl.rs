@@ -99,7 +99,24 @@ pub async fn crawl_source(
         Sink::Store(s) => Some(s.clone()),
         Sink::DryRun => None,
     };
-    let harvest = harvest(fetcher, source, store.as_ref(), now).await;
+    let extraction = extraction_fingerprint(source);
+    // Validators earned with other extraction settings are not sent: a 304
+    // would keep the calls as the old selectors or the old fundwatch read
+    // them (the officer fixes a selector, crawls, and nothing changes).
+    let same_extraction = match &store {
+        Some(s) => {
+            let (s, id) = (s.clone(), source.id.clone());
+            tokio::task::spawn_blocking(move || crate::store::lock(&s).extraction(&id))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .flatten()
+                .is_some_and(|f| f == extraction)
+        }
+        None => false,
+    };
+    let validators_from = store.as_ref().filter(|_| same_extraction);
+    let harvest = harvest(fetcher, source, validators_from, now).await;
     match harvest {
         Err(message) => report.errors.push(message),
         Ok(h) => {
@@ -131,6 +148,9 @@ pub async fn crawl_source(
                                 .set_validators(url.as_str(), v, now)
                                 .map_err(|e| e.to_string())?;
                         }
+                        store
+                            .set_extraction(&id, &extraction)
+                            .map_err(|e| e.to_string())?;
                         Ok::<_, String>(summary)
                     })
                     .await;
@@ -205,6 +225,31 @@ pub async fn crawl_source(
             unchanged = report.unchanged, not_modified = report.not_modified, "source crawled");
     }
     report
+}
+
+/// What a source's stored calls and validators depend on besides the
+/// pages: its extraction settings (everything but when and how politely to
+/// fetch) and the fundwatch version, hashed. Debug output is a stable
+/// serialisation of them within one version, and a new version changes
+/// the fingerprint anyway.
+fn extraction_fingerprint(source: &Source) -> String {
+    use sha2::{Digest, Sha256};
+    let settings = format!(
+        "{} {:?} {} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+        env!("CARGO_PKG_VERSION"),
+        source.kind,
+        source.url,
+        source.level,
+        source.funder,
+        source.language,
+        source.timezone,
+        source.tags,
+        source.programmes,
+        source.statuses,
+        source.include,
+        source.exclude,
+    );
+    hex::encode(&Sha256::digest(settings.as_bytes())[..8])
 }
 
 /// A problem as the crawl reports it. The message says itself whether the

@@ -153,6 +153,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_status ON outbox(status);
     CREATE INDEX outbox_created ON outbox(created_at);
     "#,
+    // 3: what a source's stored validators were earned with (its extraction
+    // settings and the fundwatch version, hashed): a 304 for its first URL
+    // re-reads nothing, so after the officer fixes a selector, or after an
+    // upgrade, the validators must not be sent (see crawl.rs).
+    r#"
+    ALTER TABLE sources ADD COLUMN extraction TEXT;
+    "#,
 ];
 
 /// Brings `conn` up to the latest schema. A database already newer than this

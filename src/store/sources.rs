@@ -299,6 +299,30 @@ impl Store {
             .transpose()
     }
 
+    /// The fingerprint of the extraction settings source `id` was last
+    /// stored with (see [`Store::set_extraction`]), if any.
+    pub fn extraction(&self, id: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT extraction FROM sources WHERE id = ?1")
+            .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+            .map(Option::flatten)
+            .map_err(self.err("reading a source's extraction fingerprint"))
+    }
+
+    /// Records that source `id`'s calls and validators were stored with the
+    /// extraction settings `fingerprint`.
+    pub fn set_extraction(&mut self, id: &str, fingerprint: &str) -> Result<(), StoreError> {
+        let e = self.err("storing a source's extraction fingerprint");
+        let tx = self.write_tx("storing a source's extraction fingerprint")?;
+        tx.execute(
+            "INSERT INTO sources(id, extraction) VALUES (?1, ?2)
+             ON CONFLICT(id) DO UPDATE SET extraction = excluded.extraction",
+            params![id, fingerprint],
+        )
+        .map_err(&e)?;
+        tx.commit().map_err(e)
+    }
+
     /// Records when the scheduler will run source `id` next (`None`: not
     /// scheduled).
     pub fn set_next_run(&mut self, id: &str, at: Option<DateTime<Utc>>) -> Result<(), StoreError> {

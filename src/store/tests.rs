@@ -866,8 +866,9 @@ fn statuses_follow_the_calendar_without_a_crawl() {
 #[test]
 fn a_schema_1_database_upgrades_with_its_calls_intact() {
     // A file as the first release left it: one call stored, schema 1 (no
-    // outbox table, user_version 1). Migration 2 only adds a table, so
-    // removing it gives exactly that file.
+    // outbox table, no `sources.extraction`, user_version 1). Migrations 2
+    // and 3 only add a table and a column, so removing them gives exactly
+    // that file.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fundwatch.db");
     {
@@ -881,7 +882,10 @@ fn a_schema_1_database_upgrades_with_its_calls_intact() {
             .unwrap();
         store
             .connection()
-            .execute_batch("DROP TABLE outbox; PRAGMA user_version = 1;")
+            .execute_batch(
+                "DROP TABLE outbox; ALTER TABLE sources DROP COLUMN extraction;
+                 PRAGMA user_version = 1;",
+            )
             .unwrap();
     }
     let store = Store::open(&path).unwrap();
@@ -900,6 +904,7 @@ fn a_schema_1_database_upgrades_with_its_calls_intact() {
         )
         .unwrap();
     assert_eq!(outbox, 1, "the upgrade created the outbox");
+    assert_eq!(store.extraction("anr").unwrap(), None, "and the new column");
 }
 
 /// A task that panicked while holding the shared store poisoned its mutex,

@@ -425,3 +425,41 @@ max_pages = 5
     let aura = by_source(&third, "region-aura");
     assert_eq!(aura["fetched"], 0, "{aura:#}");
 }
+
+/// A source whose extraction settings changed is read again although its
+/// feed is unchanged: the stored ETag got a 304, so the officer fixed a
+/// selector or a keyword filter, crawled, and nothing was re-read.
+#[tokio::test(flavor = "multi_thread")]
+async fn changed_extraction_settings_are_applied_though_the_feed_is_unchanged() {
+    let server = portal_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = sources_toml(&server.uri(), "");
+    std::fs::write(dir.path().join("sources.toml"), &toml).unwrap();
+    let crawl = || {
+        let out = fundwatch(dir.path())
+            .args(["crawl", "--json", "--source", "anr"])
+            .output()
+            .unwrap();
+        stdout_json(&out)
+    };
+    let first = crawl();
+    assert_eq!(by_source(&first, "anr")["new"], 2, "{first:#}");
+    // Unchanged settings, unchanged feed: a 304, nothing read.
+    let same = crawl();
+    assert_eq!(by_source(&same, "anr")["fetched"], 0, "{same:#}");
+
+    // The officer narrows the source to calls that mention "bogus-keyword".
+    assert!(toml.contains("tags = [\"anr\"]"));
+    let narrowed = toml.replacen(
+        "tags = [\"anr\"]",
+        "tags = [\"anr\"]\ninclude = [\"bogus-keyword\"]",
+        1,
+    );
+    std::fs::write(dir.path().join("sources.toml"), narrowed).unwrap();
+    let after = crawl();
+    let anr = by_source(&after, "anr");
+    assert_eq!(anr["fetched"], 1, "read again, not a 304: {anr:#}");
+    // And then conditional again.
+    let again = crawl();
+    assert_eq!(by_source(&again, "anr")["fetched"], 0, "{again:#}");
+}
