@@ -1142,12 +1142,16 @@ struct PeriodicContext {
 /// The weekly digests: records and sends the current period's digests that
 /// were not sent yet (a restart never sends one twice nor skips one).
 ///
-/// Also says whether a delivery failed for now only (the digest stays
-/// pending): the daemon then tries again in [`DIGEST_RETRY`].
+/// Also says whether digests are left undelivered (a temporary failure, a
+/// claim a shutdown interrupted): the daemon then tries again in
+/// [`DIGEST_RETRY`].
 async fn digest_job(ctx: &PeriodicContext, now: DateTime<Utc>) -> (Result<String, String>, bool) {
     match send::send_digests(&ctx.digest, &[], false, now).await {
         Ok(r) => {
-            let retry_soon = r.failed.iter().any(|u| !u.permanent);
+            // Left pending by a temporary failure, or still claimed by a
+            // sender a shutdown stopped mid-exchange (the restart's run
+            // leaves those until their claim is stale): try again soon.
+            let retry_soon = r.undelivered > 0;
             (digest_outcome(&r), retry_soon)
         }
         Err(e) => (Err(e.to_string()), false),

@@ -155,6 +155,10 @@ pub struct SendReport {
     pub failed: Vec<Undelivered>,
     /// Profiles whose digest could not be composed (the others' were).
     pub uncomposed: Vec<Uncomposed>,
+    /// Digests of any period still not delivered after this run: left
+    /// pending by a temporary failure, or claimed by a sender that was
+    /// stopped mid-exchange (its claim goes stale after [`STALE_CLAIM`]).
+    pub undelivered: usize,
 }
 
 impl SendReport {
@@ -512,9 +516,10 @@ pub async fn send_digests(
     if dry_run {
         return Ok(report);
     }
-    let (sent, failed) = deliver_pending(store, ctx, only, now).await?;
+    let (sent, failed) = deliver_pending(store.clone(), ctx, only, now).await?;
     report.sent = sent;
     report.failed = failed;
+    report.undelivered = blocking(move || Ok(lock(&store).undelivered()?)).await?;
     Ok(report)
 }
 

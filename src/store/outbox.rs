@@ -377,6 +377,16 @@ impl Store {
         raw.into_iter().map(decode_entry).collect()
     }
 
+    /// How many rows are not delivered yet: pending, or claimed by a
+    /// sender (which may have died: its claim goes stale after a while).
+    pub fn undelivered(&self) -> Result<usize, StoreError> {
+        self.conn
+            .prepare_cached("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')")
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+            .map(|n| usize::try_from(n).unwrap_or(0))
+            .map_err(self.err("reading the outbox"))
+    }
+
     /// Claims row `id` for sending (see the module doc) and returns its
     /// message; `None` when another sender has it or it is no longer
     /// deliverable.

@@ -484,6 +484,65 @@ fn a_permanently_rejected_digest_does_not_advance_the_window() {
     assert!(body.contains("Sols vivants"), "{body}");
 }
 
+/// A digest a shutdown interrupted mid-send stays claimed; the run after
+/// the restart must say it is still undelivered, so that the daemon tries
+/// again soon (it waited for the next week's run).
+#[test]
+fn a_digest_claimed_by_a_stopped_sender_is_reported_undelivered_then_sent() {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(dir.path(), &[]);
+    write_config(dir.path(), Some(server.port));
+    seed_corpus(dir.path());
+    let ctx = fundwatch::digest::send::DigestContext {
+        db_path: dir.path().join("fundwatch.db"),
+        data_dir: dir.path().to_owned(),
+        settings: fundwatch::settings::Settings::load_or_default(
+            &dir.path().join("fundwatch.toml"),
+        )
+        .unwrap(),
+        profiles: fundwatch::settings::Profiles::load_or_empty(&dir.path().join("profiles.toml"))
+            .unwrap(),
+        glossary: fundwatch::index::Glossary::default(),
+        retry: Default::default(),
+    };
+    {
+        let mut store = Store::open(&ctx.db_path).unwrap();
+        let r =
+            fundwatch::digest::send::record_digests(&mut store, &ctx, &[], false, now()).unwrap();
+        assert_eq!(r.recorded.len(), 2);
+        // One claimed by a sender that the shutdown then stopped.
+        let first = store
+            .deliverable(now(), fundwatch::digest::send::STALE_CLAIM)
+            .unwrap()[0]
+            .id;
+        assert!(
+            store
+                .claim_digest(first, now(), fundwatch::digest::send::STALE_CLAIM)
+                .unwrap()
+                .is_some()
+        );
+    }
+    let send = |at: DateTime<Utc>| {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(fundwatch::digest::send::send_digests(&ctx, &[], false, at))
+            .unwrap()
+    };
+    // The restart's run, a minute later: the other one is sent, the claimed
+    // one is left to its sender for now, and reported undelivered.
+    let r = send(now() + Duration::minutes(1));
+    assert_eq!(r.sent.len(), 1, "{r:?}");
+    assert_eq!(r.undelivered, 1, "{r:?}");
+    // The retry, once the claim is stale: sent, nothing left.
+    let r = send(now() + Duration::minutes(31));
+    assert_eq!(r.sent.len(), 1, "{r:?}");
+    assert_eq!(r.undelivered, 0, "{r:?}");
+    assert_eq!(server.messages().len(), 2);
+}
+
 #[test]
 fn a_crash_between_recording_and_sending_sends_exactly_once() {
     if !aiosmtpd_available() {
