@@ -8,11 +8,15 @@
 //! 2. the host's slot ([`politeness`]): one request at a time per host, with
 //!    `min_delay_per_host` (raised by `Crawl-delay` and `Retry-After`)
 //!    between the end of one request and the start of the next;
-//! 3. the request, with the policy's User-Agent and total timeout, at most
-//!    [`MAX_REDIRECTS`] redirects, and conditional validators (RFC 9110
-//!    §13.1); the body is read as a stream and cut off as soon as it exceeds
-//!    `max_body` *after* decompression, so a gzip bomb is never inflated;
-//! 4. on a transient failure, a retry after an exponential backoff with
+//! 3. the request, with the policy's User-Agent and total timeout and
+//!    conditional validators (RFC 9110 §13.1); the body is read as a stream
+//!    and cut off as soon as it exceeds `max_body` *after* decompression, so
+//!    a gzip bomb is never inflated;
+//! 4. a redirect (at most [`MAX_REDIRECTS`]) goes back to step 1 for its
+//!    target: followed by hand, not by reqwest, so that another host's
+//!    robots.txt and slot apply to it (reqwest would ask that host under
+//!    the first host's rules);
+//! 5. on a transient failure, a retry after an exponential backoff with
 //!    jitter, or after the server's `Retry-After` ([`retry`]).
 //!
 //! Text decoding ([`decode_html`]) is separate and pure: extractors call
@@ -427,11 +431,6 @@ impl Fetcher {
         validators: Option<&Validators>,
     ) -> Result<FetchOutcome, FetchError> {
         check_scheme(url)?;
-        let rules = self.robots_for(url, policy).await?;
-        if !rules.allowed(url) {
-            info!(url = %url, "disallowed by robots.txt, not fetched");
-            return Err(FetchError::RobotsDisallowed { url: url.clone() });
-        }
         let user_agent = header_value(url, "User-Agent", &policy.user_agent)?;
         let mut conditional = Vec::new();
         if let Some(v) = validators {
@@ -443,18 +442,41 @@ impl Fetcher {
             }
         }
         let client = self.client(policy)?;
-        let answer = self
-            .with_retries(url, policy, || {
-                let mut request = client
-                    .get(url.clone())
-                    .header(USER_AGENT, user_agent.clone())
-                    .timeout(policy.timeout);
-                for (name, value) in &conditional {
-                    request = request.header(name, value.clone());
+        let mut at = url.clone();
+        let mut hops = 0;
+        let answer = loop {
+            let rules = self.robots_for(&at, policy).await?;
+            if !rules.allowed(&at) {
+                info!(url = %at, "disallowed by robots.txt, not fetched");
+                return Err(FetchError::RobotsDisallowed { url: at });
+            }
+            let answer = self
+                .with_retries(&at, policy, || {
+                    let mut request = client
+                        .get(at.clone())
+                        .header(USER_AGENT, user_agent.clone())
+                        .timeout(policy.timeout);
+                    for (name, value) in &conditional {
+                        request = request.header(name, value.clone());
+                    }
+                    Ok(request)
+                })
+                .await?;
+            match redirect_target(&answer)? {
+                Some(next) if hops < MAX_REDIRECTS => {
+                    debug!(from = %at, to = %next, "redirected");
+                    hops += 1;
+                    at = next;
                 }
-                Ok(request)
-            })
-            .await?;
+                Some(_) => {
+                    return Err(FetchError::TooManyRedirects {
+                        url: url.clone(),
+                        limit: MAX_REDIRECTS,
+                    });
+                }
+                None => break answer,
+            }
+        };
         let (etag, last_modified) = validators_of(&answer.headers);
         if answer.status == StatusCode::NOT_MODIFIED {
             info!(url = %url, http.status = 304, elapsed_ms = answer.elapsed.as_millis() as u64, "not modified");
@@ -517,7 +539,8 @@ impl Fetcher {
             })
             .await?;
         if !answer.status.is_success() {
-            // Only a 304 can get here (never sent for a POST, but be exact).
+            // A redirect (not followed for a POST: the portal's search API
+            // answers where it is asked) or a 304 (never asked for here).
             return Err(status_error(&answer));
         }
         info!(
@@ -547,9 +570,8 @@ impl Fetcher {
         loop {
             let request = make()?;
             let err = match self.attempt(url, policy, request, Oversize::Fail).await {
-                Ok(answer)
-                    if answer.status.is_success() || answer.status == StatusCode::NOT_MODIFIED =>
-                {
+                // Redirects are the caller's to follow (see `get`).
+                Ok(answer) if answer.status.is_success() || answer.status.is_redirection() => {
                     return Ok(answer);
                 }
                 Ok(answer) => status_error(&answer),
@@ -752,15 +774,18 @@ impl Fetcher {
         // A reset or a timeout on robots.txt is retried like one on a page:
         // unretried, one dropped connection failed the whole source for
         // this crawl (RFC 9309 makes an unreachable robots.txt "disallow
-        // all"). Statuses are answers, not failures: `verdict` reads them.
+        // all"). Statuses are answers, not failures: `verdict` reads them,
+        // once redirects (at most five, RFC 9309 §2.3.1.2) are followed.
         let mut retries = 0;
+        let mut at = robots_url.clone();
+        let mut hops = 0;
         let answer = loop {
             let request = client
-                .get(robots_url.clone())
+                .get(at.clone())
                 .header(USER_AGENT, user_agent.clone())
                 .timeout(policy.timeout);
             match self
-                .attempt(&robots_url, &robots_policy, request, Oversize::Truncate)
+                .attempt(&at, &robots_policy, request, Oversize::Truncate)
                 .await
             {
                 Err(err) if retry::should_retry(&err, retries, policy.max_retries) => {
@@ -770,11 +795,25 @@ impl Fetcher {
                         self.timing.cap,
                         rand::random_range(-1.0..=1.0),
                     );
-                    warn!(url = %robots_url, error = %err, retry = retries + 1, of = policy.max_retries,
+                    warn!(url = %at, error = %err, retry = retries + 1, of = policy.max_retries,
                         wait_ms = wait.as_millis() as u64, "robots.txt: transient failure, retrying");
                     tokio::time::sleep(wait).await;
                     retries += 1;
                 }
+                Ok(answer) => match redirect_target(&answer) {
+                    Ok(Some(next)) if hops < MAX_REDIRECTS => {
+                        hops += 1;
+                        at = next;
+                    }
+                    Ok(Some(_)) => {
+                        break Err(FetchError::TooManyRedirects {
+                            url: robots_url.clone(),
+                            limit: MAX_REDIRECTS,
+                        });
+                    }
+                    // No Location (or not http): `verdict` reads the 3xx.
+                    Ok(None) | Err(_) => break Ok(answer),
+                },
                 other => break other,
             }
         };
@@ -800,6 +839,28 @@ impl Fetcher {
                 })
             }
         }
+    }
+}
+
+/// Where a redirect answer points (`Location` resolved against the answer's
+/// URL, RFC 9110 §10.2.2), or `None` for any other answer, 304 included. A
+/// redirect without a usable `Location` is an error: there is nothing else
+/// to read.
+fn redirect_target(answer: &Answer) -> Result<Option<Url>, FetchError> {
+    if !answer.status.is_redirection() || answer.status == StatusCode::NOT_MODIFIED {
+        return Ok(None);
+    }
+    let next = answer
+        .headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|loc| answer.url.join(loc.trim()).ok());
+    match next {
+        Some(next) => {
+            check_scheme(&next)?;
+            Ok(Some(next))
+        }
+        None => Err(status_error(answer)),
     }
 }
 
@@ -830,7 +891,7 @@ fn root_cause(e: &reqwest::Error) -> String {
 }
 
 /// A client with fundwatch's settings: `user_agent` for requests that set
-/// none, `connect_timeout`, at most [`MAX_REDIRECTS`] redirects.
+/// none, `connect_timeout`, redirects not followed.
 fn build_client(
     user_agent: &str,
     connect_timeout: Duration,
@@ -838,7 +899,9 @@ fn build_client(
     reqwest::Client::builder()
         .user_agent(user_agent)
         .connect_timeout(connect_timeout)
-        .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+        // Followed by hand, each hop under its own host's robots.txt and
+        // slot (see the module doc).
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|source| FetchError::Client { source })
 }

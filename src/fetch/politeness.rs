@@ -13,9 +13,8 @@
 //!   `min_delay_per_host`, raised by the robots.txt `Crawl-delay` and by a
 //!   429/503 `Retry-After` (RFC 9110 §10.2.3).
 //!
-//! Redirects are followed inside one request, so a redirect to another host
-//! is covered by the first host's slot only: acceptable for the few hops a
-//! portal makes.
+//! Redirects are followed hop by hop by the fetcher (see `fetch`'s module
+//! doc), each hop in its own host's slot.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -502,6 +502,59 @@ async fn five_redirects_are_followed_six_are_an_error() {
     assert!(err.to_string().contains(u.as_str()), "{err}");
 }
 
+/// A redirect to another host is asked of that host under its own
+/// robots.txt: reqwest followed it under the first host's rules, so a page
+/// the second host disallows was fetched.
+#[tokio::test]
+async fn a_redirect_to_another_host_obeys_that_hosts_robots_txt() {
+    let first = MockServer::start().await;
+    let second = MockServer::start().await;
+    robots_404(&first).await;
+    Mock::given(path("/robots.txt"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string("User-agent: *\nDisallow: /private\n"),
+        )
+        .expect(1)
+        .mount(&second)
+        .await;
+    Mock::given(path("/private/calls"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("secret"))
+        .expect(0)
+        .mount(&second)
+        .await;
+    Mock::given(path("/public/calls"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("public"))
+        .expect(1)
+        .mount(&second)
+        .await;
+    for p in ["private", "public"] {
+        Mock::given(path(format!("/{p}")))
+            .respond_with(
+                ResponseTemplate::new(302)
+                    .insert_header("Location", format!("{}/{p}/calls", second.uri()).as_str()),
+            )
+            .mount(&first)
+            .await;
+    }
+    let fetcher = fetcher();
+    let err = fetcher
+        .get(&url(&first, "/private"), &policy(), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, FetchError::RobotsDisallowed { url } if url.path() == "/private/calls"),
+        "{err:?}"
+    );
+    let f = fetched(
+        fetcher
+            .get(&url(&first, "/public"), &policy(), None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(f.body.as_ref(), b"public");
+    assert_eq!(f.url.as_str(), format!("{}/public/calls", second.uri()));
+}
+
 #[tokio::test]
 async fn robots_disallow_is_respected_and_robots_is_fetched_once() {
     let server = MockServer::start().await;
