@@ -828,6 +828,16 @@ impl Fetcher {
         match verdict {
             robots::Verdict::Rules(rules) => {
                 debug!(url = %robots_url, crawl_delay = ?rules.crawl_delay(), "robots.txt cached");
+                // The robots.txt request set the host's next slot without
+                // the Crawl-delay it carried (the rules were not cached
+                // yet): the first page would follow it at once.
+                if let Some(delay) = rules.crawl_delay() {
+                    let slot = self.shared.hosts.slot(&origin);
+                    let mut host = slot.lock().await;
+                    let after =
+                        politeness::next_allowed(Instant::now(), Duration::ZERO, Some(delay), None);
+                    host.next_allowed = Some(host.next_allowed.map_or(after, |t| t.max(after)));
+                }
                 *cached = Some((rules.clone(), Instant::now()));
                 Ok(rules)
             }

@@ -738,6 +738,42 @@ async fn robots_crawl_delay_raises_the_host_delay() {
     assert!(gap >= Duration::from_millis(1000), "gap {gap:?}");
 }
 
+/// The request right after robots.txt waits its `Crawl-delay` too: the
+/// delay was read while robots.txt was still being cached, so the first
+/// page followed robots.txt with the policy's delay alone.
+#[tokio::test]
+async fn the_first_request_after_robots_txt_waits_its_crawl_delay() {
+    let server = MockServer::start().await;
+    let robots = Arrivals::default();
+    #[derive(Clone)]
+    struct Robots(Arrivals);
+    impl Respond for Robots {
+        fn respond(&self, _: &Request) -> ResponseTemplate {
+            self.0.0.lock().unwrap().push(Instant::now());
+            ResponseTemplate::new(200).set_body_string("User-agent: *\nCrawl-delay: 0.5\n")
+        }
+    }
+    Mock::given(path("/robots.txt"))
+        .respond_with(Robots(robots.clone()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let page = Arrivals::default();
+    Mock::given(path("/page"))
+        .respond_with(page.clone())
+        .expect(1)
+        .mount(&server)
+        .await;
+    fetched(
+        fetcher()
+            .get(&url(&server, "/page"), &policy(), None)
+            .await
+            .unwrap(),
+    );
+    let gap = page.0.lock().unwrap()[0] - robots.0.lock().unwrap()[0];
+    assert!(gap >= Duration::from_millis(500), "gap {gap:?}");
+}
+
 #[tokio::test]
 async fn robots_redirects_are_followed() {
     let server = MockServer::start().await;
