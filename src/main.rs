@@ -28,7 +28,7 @@ fn main() -> ExitCode {
         Err(err) if cli::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             let code = cli::Exit::for_error(&err);
-            eprintln!("fundwatch: error: {err:#}");
+            eprintln!("fundwatch: error: {}", cli::error_line(&err));
             code.into()
         }
     }

@@ -246,6 +246,31 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// The one line `fundwatch: error: …` prints: the error and its causes,
+/// each cause only when the line does not already say it. The library's
+/// messages quote their cause (so that a log line alone says why) and also
+/// keep it as the error's source, and `{:#}` printed it twice: "… re-crawl
+/// to rebuild it: file is not a database: Error code 26: file is not a
+/// database".
+pub fn error_line(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        // "Error code 26: file is not a database" adds nothing to a line
+        // that already ends in "file is not a database".
+        let said = line.contains(&cause)
+            || cause
+                .rsplit(": ")
+                .next()
+                .is_some_and(|tail| !tail.is_empty() && line.contains(tail));
+        if !said {
+            line.push_str(": ");
+            line.push_str(&cause);
+        }
+    }
+    line
+}
+
 /// A tokio runtime for the commands that do network IO.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -263,6 +288,30 @@ pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+
+    /// Causes the message already quotes are not printed again; causes it
+    /// does not quote are.
+    #[test]
+    fn the_error_line_says_each_cause_once() {
+        let corrupt = anyhow::anyhow!("Error code 26: file is not a database")
+            .context("file is not a database")
+            .context("cannot open x.db: x.db is not a fundwatch database; move it aside: file is not a database");
+        let unquoted = anyhow::Error::new(std::io::Error::other("connection refused"))
+            .context("cannot reach the relay");
+        let quoted = anyhow::Error::new(std::io::Error::other("disk full"))
+            .context("cannot write the index: disk full; free some space");
+        let table = [
+            (
+                corrupt,
+                "cannot open x.db: x.db is not a fundwatch database; move it aside: file is not a database",
+            ),
+            (unquoted, "cannot reach the relay: connection refused"),
+            (quoted, "cannot write the index: disk full; free some space"),
+        ];
+        for (err, want) in table {
+            assert_eq!(super::error_line(&err), want);
+        }
+    }
 
     #[test]
     fn the_cli_definition_is_consistent() {
