@@ -230,6 +230,20 @@ fn to_of(m: &Message<'_>) -> String {
         .to_owned()
 }
 
+/// What `fundwatch digest send` builds from the files in `dir`, for the
+/// tests that drive the library directly.
+fn digest_context(dir: &Path) -> fundwatch::digest::send::DigestContext {
+    fundwatch::digest::send::DigestContext {
+        db_path: dir.join("fundwatch.db"),
+        data_dir: dir.to_owned(),
+        settings: fundwatch::settings::Settings::load_or_default(&dir.join("fundwatch.toml"))
+            .unwrap(),
+        profiles: fundwatch::settings::Profiles::load_or_empty(&dir.join("profiles.toml")).unwrap(),
+        glossary: fundwatch::index::Glossary::default(),
+        retry: Default::default(),
+    }
+}
+
 fn period() -> String {
     fundwatch::digest::Period::containing(now(), chrono_tz::Europe::Paris).to_string()
 }
@@ -447,18 +461,7 @@ fn a_permanently_rejected_digest_does_not_advance_the_window() {
         PROFILES.replace("marie.dupont@univ.example", "m.dupont@univ.example"),
     )
     .unwrap();
-    let ctx = fundwatch::digest::send::DigestContext {
-        db_path: dir.path().join("fundwatch.db"),
-        data_dir: dir.path().to_owned(),
-        settings: fundwatch::settings::Settings::load_or_default(
-            &dir.path().join("fundwatch.toml"),
-        )
-        .unwrap(),
-        profiles: fundwatch::settings::Profiles::load_or_empty(&dir.path().join("profiles.toml"))
-            .unwrap(),
-        glossary: fundwatch::index::Glossary::default(),
-        retry: Default::default(),
-    };
+    let ctx = digest_context(dir.path());
     let next_week = now() + Duration::days(7);
     let r = tokio::runtime::Runtime::new()
         .unwrap()
@@ -496,18 +499,7 @@ fn a_digest_claimed_by_a_stopped_sender_is_reported_undelivered_then_sent() {
     let server = SmtpServer::start(dir.path(), &[]);
     write_config(dir.path(), Some(server.port));
     seed_corpus(dir.path());
-    let ctx = fundwatch::digest::send::DigestContext {
-        db_path: dir.path().join("fundwatch.db"),
-        data_dir: dir.path().to_owned(),
-        settings: fundwatch::settings::Settings::load_or_default(
-            &dir.path().join("fundwatch.toml"),
-        )
-        .unwrap(),
-        profiles: fundwatch::settings::Profiles::load_or_empty(&dir.path().join("profiles.toml"))
-            .unwrap(),
-        glossary: fundwatch::index::Glossary::default(),
-        retry: Default::default(),
-    };
+    let ctx = digest_context(dir.path());
     {
         let mut store = Store::open(&ctx.db_path).unwrap();
         let r =
@@ -553,18 +545,7 @@ fn a_crash_between_recording_and_sending_sends_exactly_once() {
     write_config(dir.path(), Some(server.port));
     seed_corpus(dir.path());
     // The job's first half, then "crash": recorded, nothing sent.
-    let ctx = fundwatch::digest::send::DigestContext {
-        db_path: dir.path().join("fundwatch.db"),
-        data_dir: dir.path().to_owned(),
-        settings: fundwatch::settings::Settings::load_or_default(
-            &dir.path().join("fundwatch.toml"),
-        )
-        .unwrap(),
-        profiles: fundwatch::settings::Profiles::load_or_empty(&dir.path().join("profiles.toml"))
-            .unwrap(),
-        glossary: fundwatch::index::Glossary::default(),
-        retry: Default::default(),
-    };
+    let ctx = digest_context(dir.path());
     {
         let mut store = Store::open(&ctx.db_path).unwrap();
         let r =
