@@ -87,6 +87,10 @@ pub struct Report {
     pub digests_sent: u64,
     /// Digests rejected or still pending.
     pub undelivered: Vec<UndeliveredDigest>,
+    /// Profiles whose query does not parse, with why: their digest is not
+    /// composed until it is fixed, and the daemon's log is the only other
+    /// place that says so.
+    pub broken_profiles: Vec<(String, String)>,
 }
 
 /// Everything the report is composed from.
@@ -106,6 +110,8 @@ pub struct ReportInput<'a> {
     pub since: DateTime<Utc>,
     /// The period.
     pub period: Period,
+    /// Profiles whose query does not parse: (profile id, why).
+    pub broken_profiles: Vec<(String, String)>,
 }
 
 /// Composes the report.
@@ -207,6 +213,7 @@ pub fn compose_report(input: ReportInput<'_>) -> Report {
         calls_changed: input.calls_changed.saturating_sub(input.calls_added),
         digests_sent,
         undelivered,
+        broken_profiles: input.broken_profiles,
     }
 }
 
@@ -231,7 +238,8 @@ fn when(t: Option<DateTime<Utc>>, tz: Tz) -> String {
 /// Renders the report (English: the officer's tool speaks English like the
 /// CLI; dates in `tz`).
 pub fn render_report(r: &Report, tz: Tz) -> RenderedReport {
-    let problems = r.failing.len() + r.zero_yield.len() + r.undelivered.len();
+    let problems =
+        r.failing.len() + r.zero_yield.len() + r.undelivered.len() + r.broken_profiles.len();
     let subject = if problems == 0 {
         format!(
             "fundwatch report — week {}: all sources healthy",
@@ -306,6 +314,16 @@ pub fn render_report(r: &Report, tz: Tz) -> RenderedReport {
             .map(|u| format!("{} ({}): {}: {}", u.profile_id, u.period, u.status, u.error)),
     );
     sections.push(("Digests".to_owned(), digest_lines));
+    sections.push((
+        format!(
+            "Profiles without a digest ({}) — fix their query, then `fundwatch profiles check`",
+            r.broken_profiles.len()
+        ),
+        r.broken_profiles
+            .iter()
+            .map(|(id, why)| format!("{id}: {why}"))
+            .collect(),
+    ));
 
     let mut text = format!("{subject}\n");
     let mut html = format!(
@@ -422,6 +440,10 @@ mod tests {
             calls_changed: 10,
             since: now() - Duration::days(7),
             period: Period::parse("2026-W48").unwrap(),
+            broken_profiles: vec![(
+                "broken".into(),
+                "profile broken: invalid query \"colour:red\"".into(),
+            )],
         });
         assert_eq!(r.failing.len(), 1);
         assert_eq!(r.failing[0].id, "anr");
@@ -438,7 +460,15 @@ mod tests {
         let out = render_report(&r, chrono_tz::Europe::Paris);
         assert_eq!(
             out.subject,
-            "fundwatch report — week 48: 3 problems to look at"
+            "fundwatch report — week 48: 4 problems to look at"
+        );
+        // A profile whose digest is not composed is one of them: the
+        // officer learnt of it only from the daemon's log.
+        assert!(
+            out.text
+                .contains("* broken: profile broken: invalid query \"colour:red\""),
+            "{}",
+            out.text
         );
         assert!(
             out.text

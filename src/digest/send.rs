@@ -608,6 +608,16 @@ pub async fn send_report(
             calls_changed,
             since,
             period: Period::containing(now, c.settings.timezone),
+            broken_profiles: c
+                .profiles
+                .list
+                .iter()
+                .filter_map(|p| {
+                    crate::matching::check_profile(p, &c.glossary)
+                        .err()
+                        .map(|e| (p.id.clone(), e.to_string()))
+                })
+                .collect(),
         }))
     })
     .await?;
