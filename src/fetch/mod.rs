@@ -584,14 +584,18 @@ impl Fetcher {
                 FetchError::Status { retry_after, .. } => *retry_after,
                 _ => None,
             };
+            let backoff = retry::backoff_delay(
+                retries,
+                self.timing.base,
+                self.timing.cap,
+                rand::random_range(-1.0..=1.0),
+            );
+            // The server's Retry-After is a floor, not a replacement for the
+            // backoff: `Retry-After: 0` (or a date already past) made every
+            // retry follow the failure at once.
             let wait = match retry_after {
-                Some(wait) => wait.min(retry::RETRY_AFTER_CAP),
-                None => retry::backoff_delay(
-                    retries,
-                    self.timing.base,
-                    self.timing.cap,
-                    rand::random_range(-1.0..=1.0),
-                ),
+                Some(wait) => wait.min(retry::RETRY_AFTER_CAP).max(backoff),
+                None => backoff,
             };
             let left = self.timing.budget.saturating_sub(started.elapsed());
             if wait > left {
@@ -613,9 +617,16 @@ impl Fetcher {
                 "transient failure, retrying"
             );
             // A Retry-After is enforced by the host slot (it delays every
-            // request to that host, not only ours); a backoff is ours alone.
-            if retry_after.is_none() {
-                tokio::time::sleep(wait).await;
+            // request to that host, not only ours); a backoff, or what the
+            // backoff adds to a shorter Retry-After, is ours alone.
+            match retry_after {
+                None => tokio::time::sleep(wait).await,
+                Some(asked) => {
+                    let asked = asked.min(retry::RETRY_AFTER_CAP);
+                    if wait > asked {
+                        tokio::time::sleep(wait - asked).await;
+                    }
+                }
             }
             retries += 1;
         }

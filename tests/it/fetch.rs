@@ -172,6 +172,42 @@ async fn a_429_with_retry_after_is_waited_for_then_retried() {
     );
 }
 
+/// `Retry-After: 0` is a floor under the backoff, not a replacement for
+/// it: the retry used to follow the 503 at once.
+#[tokio::test]
+async fn a_retry_after_of_zero_still_gets_the_backoff() {
+    let server = MockServer::start().await;
+    robots_404(&server).await;
+    Mock::given(path("/busy"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "0"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/busy"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("done"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // A 400 ms backoff (±20 % jitter); the policy's own delay is zero.
+    let fetcher = Fetcher::new(&policy())
+        .unwrap()
+        .with_backoff(Duration::from_millis(400), Duration::from_millis(400));
+    let started = Instant::now();
+    let f = fetched(
+        fetcher
+            .get(&url(&server, "/busy"), &policy(), None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(f.body.as_ref(), b"done");
+    assert!(
+        started.elapsed() >= Duration::from_millis(320),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn a_retry_after_beyond_the_budget_fails_at_once_naming_the_wait() {
     let server = MockServer::start().await;
