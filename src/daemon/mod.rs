@@ -739,7 +739,11 @@ impl Daemon {
             }
             (None, job) => {
                 let job = job.clone();
-                self.periodic_finished(job, now, Err("the job panicked".to_owned()), false, now);
+                let why = match panic {
+                    Some(message) => format!("the job panicked: {message}"),
+                    None => "the job was aborted".to_owned(),
+                };
+                self.periodic_finished(job, now, Err(why), false, now);
             }
         }
     }

@@ -58,13 +58,20 @@ pub fn feed_bytes<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Cow<'a, [u
 
 /// Whether `bytes` open with an XML declaration that has an `encoding`.
 fn declares_encoding(bytes: &[u8]) -> bool {
-    let start = bytes
+    let head = bytes[..bytes.len().min(PRESCAN_BYTES)].to_ascii_lowercase();
+    xml_declaration(&head).is_some_and(|decl| attr_value(decl, b"encoding").is_some())
+}
+
+/// The XML declaration `head` opens with (after whitespace), up to its
+/// `?>` or the end of `head`.
+fn xml_declaration(head: &[u8]) -> Option<&[u8]> {
+    let start = head
         .iter()
         .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(bytes.len());
-    let head = &bytes[start..bytes.len().min(start + PRESCAN_BYTES)];
-    head.starts_with(b"<?xml")
-        && find(head, b"?>").is_some_and(|end| find(&head[..end], b"encoding").is_some())
+        .unwrap_or(head.len());
+    let decl = &head[start..];
+    decl.starts_with(b"<?xml")
+        .then(|| &decl[..find(decl, b"?>").unwrap_or(decl.len())])
 }
 
 /// The encoding [`decode_html`] would use.
@@ -105,15 +112,11 @@ fn label(name: &str) -> Option<&'static Encoding> {
 /// `encoding` pseudo-attribute of a leading XML declaration.
 fn prescan(head: &[u8]) -> Option<&'static Encoding> {
     let lower = head.to_ascii_lowercase();
-    let start = lower
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(lower.len());
-    if lower[start..].starts_with(b"<?xml") {
-        let end = find(&lower[start..], b"?>").map_or(lower.len(), |e| start + e);
-        if let Some(found) = attr_value(&lower[start..end], b"encoding").and_then(meta_label) {
-            return Some(found);
-        }
+    if let Some(found) = xml_declaration(&lower)
+        .and_then(|decl| attr_value(decl, b"encoding"))
+        .and_then(meta_label)
+    {
+        return Some(found);
     }
     let mut from = 0;
     while let Some(pos) = find(&lower[from..], b"<meta") {

@@ -584,12 +584,7 @@ impl Fetcher {
                 FetchError::Status { retry_after, .. } => *retry_after,
                 _ => None,
             };
-            let backoff = retry::backoff_delay(
-                retries,
-                self.timing.base,
-                self.timing.cap,
-                rand::random_range(-1.0..=1.0),
-            );
+            let backoff = self.backoff(retries);
             // The server's Retry-After is a floor, not a replacement for the
             // backoff: `Retry-After: 0` (or a date already past) made every
             // retry follow the failure at once.
@@ -630,6 +625,16 @@ impl Fetcher {
             }
             retries += 1;
         }
+    }
+
+    /// The backoff before retry number `retries` (0-based), jitter drawn.
+    fn backoff(&self, retries: u32) -> Duration {
+        retry::backoff_delay(
+            retries,
+            self.timing.base,
+            self.timing.cap,
+            rand::random_range(-1.0..=1.0),
+        )
     }
 
     /// One request, holding the host's slot from the polite wait before it
@@ -800,12 +805,7 @@ impl Fetcher {
                 .await
             {
                 Err(err) if retry::should_retry(&err, retries, policy.max_retries) => {
-                    let wait = retry::backoff_delay(
-                        retries,
-                        self.timing.base,
-                        self.timing.cap,
-                        rand::random_range(-1.0..=1.0),
-                    );
+                    let wait = self.backoff(retries);
                     warn!(url = %at, error = %err, retry = retries + 1, of = policy.max_retries,
                         wait_ms = wait.as_millis() as u64, "robots.txt: transient failure, retrying");
                     tokio::time::sleep(wait).await;
