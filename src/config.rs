@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::offset::LocalResult;
+use chrono::{DateTime, NaiveDateTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use url::Url;
@@ -359,20 +360,52 @@ impl CronSchedule {
 
     /// The next `n` fire times strictly after `after`.
     ///
-    /// The `cron` crate steps through local times and maps each to its
-    /// earlier instant when the clock goes back, so inside the repeated
-    /// hour (02:00–03:00 in Paris on the last Sunday of October) it gave
-    /// 02:30 *summer* time for an `after` at 02:10 winter time: a run an
-    /// hour in the past, which the scheduler ran at once, and again, until
-    /// the hour was over. Those are dropped: a time in the repeated hour
-    /// runs once, in its first pass, as crontab does.
+    /// The expression is walked in wall-clock time (the `cron` crate reads
+    /// it on naive local times, given as UTC), and each time is then placed
+    /// in `tz`, as crontab places them:
+    ///
+    /// - in the hour the clock repeats (02:00–03:00 in Paris on the last
+    ///   Sunday of October), a time runs once, in its first pass. The
+    ///   crate, walking zoned times, gave 02:30 *summer* time for an
+    ///   `after` at 02:10 winter time: a run an hour in the past, which the
+    ///   scheduler ran at once, and again, until the hour was over;
+    /// - in the hour the clock skips (02:00–03:00 on the last Sunday of
+    ///   March), a time runs when the clock jumps, as cron(8) does: "those jobs
+    ///   which would have run in the time that was skipped will be run soon
+    ///   after the change". The crate skipped them: a crawl set at 02:30
+    ///   did not run that day. Several skipped times run once.
     pub fn upcoming(&self, after: DateTime<Utc>, tz: Tz, n: usize) -> Vec<DateTime<Utc>> {
-        self.schedule
-            .after(&after.with_timezone(&tz))
-            .map(|t| t.with_timezone(&Utc))
-            .filter(|t| *t > after)
-            .take(n)
-            .collect()
+        let wall_after = after.with_timezone(&tz).naive_local().and_utc();
+        let mut out: Vec<DateTime<Utc>> = Vec::with_capacity(n);
+        for wall in self.schedule.after(&wall_after) {
+            if out.len() == n {
+                break;
+            }
+            let at = placed(wall.naive_utc(), tz);
+            if at > after && out.last() != Some(&at) {
+                out.push(at);
+            }
+        }
+        out
+    }
+}
+
+/// The instant the wall-clock time `wall` names in `tz`: its first pass when
+/// the clock repeats it, the end of the gap when the clock skips it.
+fn placed(wall: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
+    match tz.from_local_datetime(&wall) {
+        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+        LocalResult::None => {
+            // The first minute past the gap (time zone gaps are whole
+            // minutes, and none is longer than a day: Samoa skipped
+            // 2011-12-30).
+            (1..=24 * 60)
+                .find_map(|m| {
+                    tz.from_local_datetime(&(wall + TimeDelta::minutes(m)))
+                        .earliest()
+                })
+                .map_or_else(|| wall.and_utc(), |t| t.with_timezone(&Utc))
+        }
     }
 }
 
@@ -895,6 +928,56 @@ deadline = ".date-limite"
                 }
             }
         }
+    }
+
+    /// A job set in the hour the clock skips in spring ran on no day that
+    /// week-end: the `cron` crate skipped the time that did not exist. It
+    /// now runs when the clock jumps, once however many skipped times.
+    #[test]
+    fn a_time_in_the_skipped_spring_hour_runs_when_the_clock_jumps() {
+        let paris = chrono_tz::Europe::Paris;
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // 2027-03-28: 02:00 CET (01:00 UTC) becomes 03:00 CEST.
+        let night = at("2027-03-27T23:00:00Z");
+        let table: &[(&str, &[&str])] = &[
+            (
+                "0 30 2 * * *",
+                &["2027-03-28T01:00:00Z", "2027-03-29T00:30:00Z"],
+            ),
+            (
+                "0 2 * * *",
+                &["2027-03-28T01:00:00Z", "2027-03-29T00:00:00Z"],
+            ),
+            (
+                "*/30 * * * *",
+                &[
+                    "2027-03-27T23:30:00Z",
+                    "2027-03-28T00:00:00Z",
+                    "2027-03-28T00:30:00Z",
+                    "2027-03-28T01:00:00Z",
+                    "2027-03-28T01:30:00Z",
+                ],
+            ),
+            (
+                "0 0 6 * * *",
+                &["2027-03-28T04:00:00Z", "2027-03-29T04:00:00Z"],
+            ),
+        ];
+        for (expr, want) in table {
+            let s = CronSchedule::parse(expr).unwrap();
+            let got: Vec<String> = s
+                .upcoming(night, paris, want.len())
+                .iter()
+                .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                .collect();
+            assert_eq!(&got, want, "{expr}");
+        }
+        // Asked from inside the gap's run: the next one is the next day's.
+        let s = CronSchedule::parse("0 30 2 * * *").unwrap();
+        assert_eq!(
+            s.next_after(at("2027-03-28T01:00:00Z"), paris),
+            Some(at("2027-03-29T00:30:00Z"))
+        );
     }
 
     #[test]
