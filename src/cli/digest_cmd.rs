@@ -64,6 +64,7 @@ pub fn context(cli: &Cli) -> anyhow::Result<DigestContext> {
         profiles: cli.load_profiles()?,
         glossary: super::index_cmd::glossary(cli)?,
         retry: RetryPolicy::default(),
+        stop: tokio_util::sync::CancellationToken::new(),
     })
 }
 

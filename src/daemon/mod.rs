@@ -41,7 +41,9 @@
 //! # Signals
 //!
 //! SIGTERM/SIGINT: no new jobs; in-flight jobs get [`DaemonConfig::grace`]
-//! to finish, then are cancelled at their next safe point; the index is
+//! to finish, then are cancelled at their next safe point (a crawl
+//! between two writes; the digest job between two messages, leaving the
+//! rest pending for the next start); the index is
 //! caught up and committed, the state row written, the database closed —
 //! within 10 s. SIGHUP: the three configuration files are reloaded
 //! together; if any is invalid, the previous configuration stays in force
@@ -463,14 +465,15 @@ impl Daemon {
         let states = with_store(&self.own_store, |s| {
             let states = s.source_states().map_err(|e| e.to_string())?;
             let previous = s.meta(STATE_KEY).map_err(|e| e.to_string())?;
-            Ok((states, previous))
+            let undelivered = s.undelivered().map_err(|e| e.to_string())?;
+            Ok((states, previous, undelivered))
         })
         .await;
-        let (states, previous) = match states {
+        let (states, previous, undelivered) = match states {
             Ok(v) => v,
             Err(e) => {
                 warn!(error = %e, "cannot read the source states; scheduling every source from now");
-                (Vec::new(), None)
+                (Vec::new(), None, 0)
             }
         };
         let previous: Option<DaemonState> = previous.and_then(|p| serde_json::from_str(&p).ok());
@@ -497,6 +500,17 @@ impl Daemon {
             self.next.insert(Job::Source(id.clone()), *next);
         }
         self.schedule_periodic(now);
+        if undelivered > 0 {
+            // Left by the last daemon (a relay that said "later", a send its
+            // shutdown stopped): its retry was only in its memory, and the
+            // weekly schedule would hold them for up to a week.
+            info!(
+                undelivered,
+                "digests left undelivered by the last run: delivering them now"
+            );
+            self.next.insert(Job::Digest, now);
+            self.state.digest.next_run = Some(now);
+        }
         let persisted = with_store(&self.own_store, move |s| {
             for (id, next) in &planned {
                 s.set_next_run(id, Some(*next)).map_err(|e| e.to_string())?;
@@ -601,12 +615,14 @@ impl Daemon {
                 profiles: self.profiles.clone(),
                 glossary: self.cfg.glossary.clone(),
                 retry: crate::digest::mail::RetryPolicy::default(),
+                stop: self.cancel.clone(),
             },
         };
+        let deliver_only = job == Job::Digest && !self.weekly_digest_due(now);
         let which = job.clone();
         let handle = self.tasks.spawn(async move {
             let (outcome, retry_soon) = match which {
-                Job::Digest => digest_job(&ctx, now).await,
+                Job::Digest => digest_job(&ctx, now, deliver_only).await,
                 _ => (report_job(&ctx, now).await, false),
             };
             Done::Periodic {
@@ -618,6 +634,18 @@ impl Daemon {
         });
         self.task_jobs.insert(handle.id(), job.clone());
         self.running.insert(job);
+    }
+
+    /// Whether the digest schedule has ticked since the digest job last ran
+    /// (since the daemon started, when it never ran): the weekly job is
+    /// due. Otherwise the digest job runs to deliver what is left pending
+    /// (a retry, or undelivered digests found at start) and records nothing.
+    fn weekly_digest_due(&self, now: DateTime<Utc>) -> bool {
+        let since = self.state.digest.last_run.unwrap_or(self.state.started_at);
+        self.settings
+            .digest_schedule
+            .next_after(since, self.settings.timezone)
+            .is_some_and(|tick| tick <= now)
     }
 
     /// Asks for an index catch-up: now, or after the one running.
@@ -1149,8 +1177,20 @@ struct PeriodicContext {
 /// Also says whether digests are left undelivered (a temporary failure, a
 /// claim a shutdown interrupted): the daemon then tries again in
 /// [`DIGEST_RETRY`].
-async fn digest_job(ctx: &PeriodicContext, now: DateTime<Utc>) -> (Result<String, String>, bool) {
-    match send::send_digests(&ctx.digest, &[], false, now).await {
+///
+/// With `deliver_only`, it delivers what is pending and records nothing
+/// (see [`Daemon::weekly_digest_due`]).
+async fn digest_job(
+    ctx: &PeriodicContext,
+    now: DateTime<Utc>,
+    deliver_only: bool,
+) -> (Result<String, String>, bool) {
+    let run = if deliver_only {
+        send::deliver_digests(&ctx.digest, now).await
+    } else {
+        send::send_digests(&ctx.digest, &[], false, now).await
+    };
+    match run {
         Ok(r) => {
             // Left pending by a temporary failure, or still claimed by a
             // sender a shutdown stopped mid-exchange (the restart's run
@@ -1333,6 +1373,78 @@ mod tests {
             next > later + chrono::TimeDelta::hours(1),
             "{later} {next} {weekly}"
         );
+    }
+
+    /// Digests left undelivered by the last daemon (its retry lived only in
+    /// its memory) waited for the next weekly run after a restart.
+    #[tokio::test]
+    async fn undelivered_digests_are_delivered_at_start_not_next_week() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = daemon_in(dir.path());
+        let now = Utc::now();
+        d.schedule_all(now).await;
+        assert!(
+            d.next[&Job::Digest] > now + chrono::TimeDelta::hours(1),
+            "nothing pending: the weekly run"
+        );
+        d.own_store
+            .lock()
+            .unwrap()
+            .record_digest(
+                &crate::store::DigestRecord {
+                    profile_id: "p".into(),
+                    period: "2026-W48".into(),
+                    recipient: "p@univ.example".into(),
+                    subject: "s".into(),
+                    message_id: "<m@univ.example>".into(),
+                    text: "t".into(),
+                    html: "<p>h</p>".into(),
+                    list_unsubscribe: None,
+                    new_ids: vec!["a".into()],
+                    updated_ids: vec![],
+                    closing_ids: vec![],
+                    window_start: now - chrono::TimeDelta::days(7),
+                },
+                now,
+            )
+            .unwrap();
+        let mut restarted = daemon_in(dir.path());
+        restarted.schedule_all(now).await;
+        assert_eq!(restarted.next[&Job::Digest], now);
+        assert_eq!(restarted.state.digest.next_run, Some(now));
+    }
+
+    /// A retry of undelivered digests ran the whole digest job, which
+    /// records the current period's digests: a retry (or a restart) in a
+    /// new week before the weekly time recorded and sent that week's
+    /// digests early. Only a tick of the schedule makes the weekly job due.
+    #[test]
+    fn only_the_schedule_makes_the_weekly_digest_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = daemon_in(dir.path());
+        let tz = d.settings.timezone;
+        let tick = |after: DateTime<Utc>| d.settings.digest_schedule.next_after(after, tz).unwrap();
+        let started = d.state.started_at;
+        let first = tick(started);
+        let second = tick(first);
+        let minute = chrono::TimeDelta::minutes(1);
+        let table = [
+            // (last run, now, due)
+            (None, first - minute, false),
+            (None, first, true),
+            (Some(first), first + DIGEST_RETRY, false),
+            (Some(first), second - minute, false),
+            (Some(first), second + minute, true),
+            (
+                Some(first - chrono::TimeDelta::days(30)),
+                first - minute,
+                true,
+            ),
+        ];
+        for (last, now, due) in table {
+            d.state.digest.last_run = last;
+            assert_eq!(d.weekly_digest_due(now), due, "last {last:?}, now {now}");
+        }
     }
 
     #[test]

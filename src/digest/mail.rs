@@ -22,6 +22,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use tokio_util::sync::CancellationToken;
 
 use crate::settings::{Settings, TlsMode};
 
@@ -185,6 +186,9 @@ pub struct Mailer {
     transport: Transport,
     from: String,
     retry: RetryPolicy,
+    /// Cancelled: a temporary failure is not retried (see
+    /// [`Mailer::with_stop`]).
+    stop: CancellationToken,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -262,12 +266,22 @@ impl Mailer {
             transport,
             from: settings.from.clone(),
             retry: RetryPolicy::default(),
+            stop: CancellationToken::new(),
         })
     }
 
     /// Replaces the retry policy.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Mailer {
         self.retry = retry;
+        self
+    }
+
+    /// Stops retrying when `stop` is cancelled: the wait before a retry
+    /// (up to 10 s by default) ends there, and the message is reported as a
+    /// temporary failure, so that a daemon asked to stop is not held by a
+    /// relay that says "try later".
+    pub fn with_stop(mut self, stop: CancellationToken) -> Mailer {
+        self.stop = stop;
         self
     }
 
@@ -287,7 +301,16 @@ impl Mailer {
                 let mut last = String::new();
                 for attempt in 0..attempts {
                     if attempt > 0 {
-                        tokio::time::sleep(self.retry.delay(attempt - 1)).await;
+                        tokio::select! {
+                            () = tokio::time::sleep(self.retry.delay(attempt - 1)) => {}
+                            () = self.stop.cancelled() => {
+                                return Err(MailError::Temporary {
+                                    domain,
+                                    attempts: attempt,
+                                    message: format!("{last}; not retried: fundwatch is stopping"),
+                                });
+                            }
+                        }
                     }
                     match t.send(message.clone()).await {
                         Ok(_) => {

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
 
 use super::compose::{ComposeInput, SentHistory, compose};
 use super::mail::{MailError, Mailer, Outgoing, RetryPolicy};
@@ -62,6 +63,11 @@ pub struct DigestContext {
     pub glossary: Glossary,
     /// Retry policy for temporary SMTP failures.
     pub retry: RetryPolicy,
+    /// Cancelled when the run must stop (the daemon's shutdown): no further
+    /// digest is claimed and no failed send waits for its retry; the
+    /// exchange in progress finishes. What is left stays pending, unclaimed,
+    /// for the next run.
+    pub stop: CancellationToken,
 }
 
 /// Digest and report job failures (per-recipient delivery failures are not
@@ -416,7 +422,9 @@ pub async fn deliver_pending(
     only: &[String],
     now: DateTime<Utc>,
 ) -> Result<(Vec<(String, String)>, Vec<Undelivered>), DigestError> {
-    let mailer = Mailer::from_settings(&ctx.settings, &ctx.data_dir)?.with_retry(ctx.retry);
+    let mailer = Mailer::from_settings(&ctx.settings, &ctx.data_dir)?
+        .with_retry(ctx.retry)
+        .with_stop(ctx.stop.clone());
     let s = store.clone();
     let rows = blocking(move || Ok(lock(&s).deliverable(now, STALE_CLAIM)?)).await?;
     let rows: Vec<OutboxEntry> = rows
@@ -428,6 +436,12 @@ pub async fn deliver_pending(
         .map(|row| {
             let store = store.clone();
             async move {
+                // Stopping: leave it pending and unclaimed, so that the next
+                // run sends it at once (a claim would hold it for
+                // STALE_CLAIM).
+                if ctx.stop.is_cancelled() {
+                    return Ok(None);
+                }
                 let s = store.clone();
                 let id = row.id;
                 let Some(msg) =
@@ -521,6 +535,33 @@ pub async fn send_digests(
     report.failed = failed;
     report.undelivered = blocking(move || Ok(lock(&store).undelivered()?)).await?;
     Ok(report)
+}
+
+/// Delivers the digests already recorded and still pending, and records
+/// nothing: the daemon's retry of undelivered digests between two weekly
+/// runs. The whole job there would record the *next* period's digests
+/// early when the retry (or a restart) falls in a new period before its
+/// scheduled time.
+pub async fn deliver_digests(
+    ctx: &DigestContext,
+    now: DateTime<Utc>,
+) -> Result<SendReport, DigestError> {
+    let store = {
+        let c = ctx.clone();
+        Arc::new(Mutex::new(blocking(move || open(&c)).await?))
+    };
+    let (sent, failed) = deliver_pending(store.clone(), ctx, &[], now).await?;
+    let undelivered = blocking(move || Ok(lock(&store).undelivered()?)).await?;
+    Ok(SendReport {
+        period: None,
+        recorded: Vec::new(),
+        empty: Vec::new(),
+        already: Vec::new(),
+        sent,
+        failed,
+        uncomposed: Vec::new(),
+        undelivered,
+    })
 }
 
 /// `fundwatch digest preview`: the digest `profile_id` would get for
@@ -622,7 +663,9 @@ pub async fn send_report(
     })
     .await?;
     let rendered = render_report(&report, ctx.settings.timezone);
-    let mailer = Mailer::from_settings(&ctx.settings, &ctx.data_dir)?.with_retry(ctx.retry);
+    let mailer = Mailer::from_settings(&ctx.settings, &ctx.data_dir)?
+        .with_retry(ctx.retry)
+        .with_stop(ctx.stop.clone());
     let domain = domain(&ctx.settings);
     let mut sent = Vec::new();
     let mut failed = Vec::new();

@@ -218,6 +218,7 @@ fn a_changed_deadline_comes_back_as_updated_with_old_and_new() {
             .unwrap(),
         glossary: fundwatch::index::Glossary::default(),
         retry: Default::default(),
+        stop: Default::default(),
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let r = rt
@@ -290,6 +291,7 @@ fn one_invalid_profile_query_does_not_stop_the_other_digests() {
             .unwrap(),
         glossary: fundwatch::index::Glossary::default(),
         retry: Default::default(),
+        stop: Default::default(),
     };
     let last_week = now() - Duration::days(7);
     {

@@ -241,6 +241,7 @@ fn digest_context(dir: &Path) -> fundwatch::digest::send::DigestContext {
         profiles: fundwatch::settings::Profiles::load_or_empty(&dir.join("profiles.toml")).unwrap(),
         glossary: fundwatch::index::Glossary::default(),
         retry: Default::default(),
+        stop: Default::default(),
     }
 }
 
@@ -531,6 +532,89 @@ fn a_digest_claimed_by_a_stopped_sender_is_reported_undelivered_then_sent() {
     // The retry, once the claim is stale: sent, nothing left.
     let r = send(now() + Duration::minutes(31));
     assert_eq!(r.sent.len(), 1, "{r:?}");
+    assert_eq!(r.undelivered, 0, "{r:?}");
+    assert_eq!(server.messages().len(), 2);
+}
+
+/// A daemon asked to stop waited for a relay's "try later" to be retried
+/// (12 s with the default policy), then was aborted, possibly with a digest
+/// claimed, which then waited 15 minutes for its claim to go stale. Now a
+/// stopping sender neither waits to retry nor claims another digest: what
+/// is left stays pending, unclaimed, and the next run delivers it.
+#[test]
+fn a_stopping_sender_neither_waits_to_retry_nor_claims_more() {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(dir.path(), &["--tempfail-once"]);
+    write_config(dir.path(), Some(server.port));
+    seed_corpus(dir.path());
+    let mut ctx = digest_context(dir.path());
+    // A retry a minute later: a run that waits for it is unmistakable.
+    ctx.retry = fundwatch::digest::mail::RetryPolicy {
+        attempts: 3,
+        first_delay: StdDuration::from_secs(60),
+        factor: 1,
+    };
+    {
+        let mut store = Store::open(&ctx.db_path).unwrap();
+        let r =
+            fundwatch::digest::send::record_digests(&mut store, &ctx, &[], false, now()).unwrap();
+        assert_eq!(r.recorded.len(), 2);
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let deliver = |ctx: &fundwatch::digest::send::DigestContext, at: DateTime<Utc>| {
+        rt.block_on(fundwatch::digest::send::deliver_digests(ctx, at))
+            .unwrap()
+    };
+
+    // One digest goes through; the other meets the 451. The stop comes once
+    // the first has arrived, while the second waits for its retry.
+    let stop = ctx.stop.clone();
+    let maildir = server.maildir.clone();
+    let t0 = std::time::Instant::now();
+    let stopper = std::thread::spawn(move || {
+        while !maildir.join("1.eml").exists() && t0.elapsed() < StdDuration::from_secs(50) {
+            std::thread::sleep(StdDuration::from_millis(20));
+        }
+        stop.cancel();
+    });
+    let r = deliver(&ctx, now());
+    stopper.join().unwrap();
+    assert!(
+        t0.elapsed() < StdDuration::from_secs(30),
+        "the run waited for the retry: {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(r.sent.len(), 1, "{r:?}");
+    assert_eq!(r.failed.len(), 1, "{r:?}");
+    assert!(!r.failed[0].permanent, "{r:?}");
+    assert!(r.failed[0].error.contains("stopping"), "{r:?}");
+    assert_eq!(r.undelivered, 1, "{r:?}");
+
+    // Still stopping: nothing is claimed.
+    let r = deliver(&ctx, now());
+    assert_eq!(
+        (r.sent.len(), r.failed.len(), r.undelivered),
+        (0, 0, 1),
+        "{r:?}"
+    );
+    let pending = Store::open(&ctx.db_path)
+        .unwrap()
+        .deliverable(now(), fundwatch::digest::send::STALE_CLAIM)
+        .unwrap();
+    assert_eq!(
+        pending.len(),
+        1,
+        "pending and unclaimed: deliverable at once"
+    );
+
+    // The next run (the restarted daemon's) delivers it, recording nothing.
+    ctx.stop = Default::default();
+    let r = deliver(&ctx, now());
+    assert_eq!(r.sent.len(), 1, "{r:?}");
+    assert!(r.recorded.is_empty(), "{r:?}");
     assert_eq!(r.undelivered, 0, "{r:?}");
     assert_eq!(server.messages().len(), 2);
 }
