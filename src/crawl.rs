@@ -138,8 +138,15 @@ pub async fn crawl_source(
                     let validators = h.validators;
                     let stored = tokio::task::spawn_blocking(move || {
                         let mut store = crate::store::lock(&store);
+                        // Stamped when stored, not when the crawl started: a
+                        // digest recorded while this crawl was fetching (a
+                        // listing with detail pages takes minutes) did not see
+                        // these calls, and the next one covers what changed
+                        // after it; stamped with the start, they fell before
+                        // that window and no digest announced them.
+                        let stored_at = Utc::now().max(now);
                         let summary = store
-                            .apply_calls(&id, &calls, now)
+                            .apply_calls(&id, &calls, stored_at)
                             .map_err(|e| e.to_string())?;
                         // Validators only after the calls are stored: if storing
                         // failed, the next crawl must not get a 304 and skip them.

@@ -463,3 +463,53 @@ async fn changed_extraction_settings_are_applied_though_the_feed_is_unchanged() 
     let again = crawl();
     assert_eq!(by_source(&again, "anr")["fetched"], 0, "{again:#}");
 }
+
+/// Real bug: calls were stamped (first seen, last changed) with the time
+/// their crawl *started*. A digest recorded while a crawl was still
+/// fetching (a listing with its detail pages takes minutes at the polite
+/// pace) did not see its calls, and the next digest's window began after
+/// that stamp: no digest ever announced them. They are stamped when stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_are_stamped_when_stored_not_when_their_crawl_started() {
+    use crate::support::fixture;
+    use std::time::Duration;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let server = portal_server().await;
+    let slow = Duration::from_millis(1500);
+    Mock::given(method("GET"))
+        .and(path("/slow/feed.xml"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(
+                    fixture("e2e/anr-feed.xml"),
+                    "application/rss+xml; charset=utf-8",
+                )
+                .set_delay(slow),
+        )
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    write_sources_with_feed(dir.path(), &server.uri(), "slow", "Slow agency");
+    let before = chrono::Utc::now();
+    let out = fundwatch(dir.path())
+        .args(["crawl", "--source", "slow"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+
+    let store = fundwatch::store::Store::open(&dir.path().join("fundwatch.db")).unwrap();
+    let ids = store.calls_since_rev(0).unwrap();
+    assert!(!ids.is_empty());
+    let body_arrived = before + chrono::Duration::from_std(slow).unwrap();
+    for id in ids {
+        let c = store.call(&id).unwrap().unwrap();
+        assert!(
+            c.first_seen >= body_arrived && c.last_changed >= body_arrived,
+            "{id}: first seen {}, last changed {}, the feed arrived after {body_arrived}",
+            c.first_seen,
+            c.last_changed
+        );
+    }
+}
