@@ -26,7 +26,9 @@ use url::Url;
 use super::text::{
     Markup, Role, TextBuilder, find_from, one_line, role, scan_markup, skip_element,
 };
-use super::{ExtractError, ExtractProblem, dates_in, eu_identifiers, keep_item, push_identifiers};
+use super::{
+    DateReader, ExtractError, ExtractProblem, eu_identifiers, keep_item, push_identifiers,
+};
 use crate::config::{DetailSpec, Field, HtmlSpec, Source};
 use crate::model::{CallDraft, DatePoint, DateRole, FoundDate};
 
@@ -144,12 +146,15 @@ pub fn listing(
     guard(html, page_url)?;
     let doc = Html::parse_document(html);
     let mut page = ListingPage::default();
+    let mut texts = Texts::default();
+    let mut dates = DateReader::new(source, now);
+    let mut words = String::new();
     for (n, item) in doc.select(&spec.item.selector).enumerate() {
         let label = format!("item {}", n + 1);
         let title = first(item, &spec.title)
-            .map(|el| one_line(&field_text(el, &spec.title)))
+            .map(|el| texts.field_line(el, &spec.title))
             .unwrap_or_default();
-        let link = first(item, &spec.link).map(|el| field_text(el, &spec.link));
+        let link = first(item, &spec.link).map(|el| texts.field(el, &spec.link));
         let link = link.as_deref().map(str::trim).filter(|l| !l.is_empty());
         let (title, link) = match (title.is_empty(), link) {
             (false, Some(link)) => (title, link),
@@ -197,12 +202,12 @@ pub fn listing(
         let summary = spec
             .summary
             .as_ref()
-            .and_then(|f| first(item, f).map(|el| field_text(el, f)))
+            .and_then(|f| first(item, f).map(|el| texts.field(el, f)))
             .unwrap_or_default();
         if !keep_item(source, &title, &summary) {
             continue;
         }
-        let text = element_text(item);
+        let text = texts.text(item);
         let mut draft = CallDraft {
             native_id: euraxess_id(&url),
             url: url.to_string(),
@@ -213,14 +218,24 @@ pub fn listing(
         if let Some(f) = &spec.deadline
             && let Some(el) = first(item, f)
         {
-            apply_deadline_field(&mut draft, read_dates(el, f, source, now));
+            apply_deadline_field(
+                &mut draft,
+                read_dates(el, f, source, &mut texts, &mut dates),
+            );
         }
         if let Some(f) = &spec.opening
             && let Some(el) = first(item, f)
         {
-            apply_opening_field(&mut draft, read_dates(el, f, source, now));
+            apply_opening_field(
+                &mut draft,
+                read_dates(el, f, source, &mut texts, &mut dates),
+            );
         }
-        let ids = eu_identifiers(&format!("{}\n{}", draft.title, text));
+        words.clear();
+        words.push_str(&draft.title);
+        words.push('\n');
+        words.push_str(&text);
+        let ids = eu_identifiers(&words);
         push_identifiers(&mut draft.identifiers, ids);
         draft.text = text;
         page.items.push(draft);
@@ -228,7 +243,7 @@ pub fn listing(
     if let Some(f) = &spec.next_page
         && let Some(el) = doc.select(&f.selector).next()
     {
-        let href = field_text(el, f);
+        let href = texts.field(el, f);
         let href = href.trim();
         if !href.is_empty() {
             match page_url.join(href) {
@@ -260,10 +275,12 @@ pub fn detail(
     guard(html, page_url)?;
     let doc = Html::parse_document(html);
     let root = doc.root_element();
+    let mut texts = Texts::default();
+    let mut dates = DateReader::new(source, now);
     if let Some(f) = &spec.title
         && let Some(el) = first(root, f)
     {
-        let t = one_line(&field_text(el, f));
+        let t = texts.field_line(el, f);
         if !t.is_empty() {
             draft.title = t;
         }
@@ -271,7 +288,7 @@ pub fn detail(
     if let Some(f) = &spec.summary
         && let Some(el) = first(root, f)
     {
-        let s = field_text(el, f);
+        let s = texts.field(el, f);
         if !s.is_empty() {
             draft.summary = s;
         }
@@ -279,7 +296,7 @@ pub fn detail(
     if let Some(f) = &spec.body
         && let Some(el) = first(root, f)
     {
-        let body = field_text(el, f);
+        let body = texts.field(el, f);
         if !body.is_empty() {
             draft.text = body;
         }
@@ -287,7 +304,10 @@ pub fn detail(
     if let Some(f) = &spec.deadline {
         if let Some(el) = first(root, f) {
             let mut found = CallDraft::default();
-            apply_deadline_field(&mut found, read_dates(el, f, source, now));
+            apply_deadline_field(
+                &mut found,
+                read_dates(el, f, source, &mut texts, &mut dates),
+            );
             if !found.deadlines.is_empty() {
                 draft.deadlines = found.deadlines;
             }
@@ -296,7 +316,7 @@ pub fn detail(
             }
         }
     } else if draft.deadlines.is_empty() {
-        for d in dates_in(&draft.text, source, now) {
+        for d in dates.read(&draft.text) {
             match d.role {
                 DateRole::Deadline => draft.deadlines.push(d.point),
                 DateRole::Opening if draft.opening.is_none() => draft.opening = Some(d.point),
@@ -307,7 +327,7 @@ pub fn detail(
     if let Some(f) = &spec.opening
         && let Some(el) = first(root, f)
     {
-        apply_opening_field(draft, read_dates(el, f, source, now));
+        apply_opening_field(draft, read_dates(el, f, source, &mut texts, &mut dates));
     }
     let ids = eu_identifiers(&format!("{}\n{}", draft.title, draft.text));
     push_identifiers(&mut draft.identifiers, ids);
@@ -318,15 +338,49 @@ fn first<'a>(scope: ElementRef<'a>, field: &Field) -> Option<ElementRef<'a>> {
     scope.select(&field.selector).next()
 }
 
-/// The value a field reads: its attribute when it names one (`a@href`),
-/// otherwise the element's clean text.
-fn field_text(el: ElementRef<'_>, field: &Field) -> String {
-    match &field.attr {
-        Some(attr) => el
-            .attr(attr)
-            .map(|v| v.trim().to_owned())
-            .unwrap_or_default(),
-        None => element_text(el),
+/// The buffers a page's texts are laid out in, reused from one element to
+/// the next: the walk's stack and the text. A listing reads four or five
+/// elements per item; a stack and a growing string allocated for each were
+/// a good part of its time once the page had left the cache
+/// (benches/extract.rs under `perf`). Each text is handed out as an exact
+/// copy.
+#[derive(Default)]
+struct Texts<'a> {
+    stack: Vec<Step<'a>>,
+    buf: String,
+}
+
+impl<'a> Texts<'a> {
+    /// [`element_text_into`] of `el`.
+    fn text(&mut self, el: ElementRef<'a>) -> String {
+        element_text_into(el, &mut self.stack, &mut self.buf);
+        self.buf.clone()
+    }
+
+    /// [`element_text_into`] of `el` on one line.
+    fn line(&mut self, el: ElementRef<'a>) -> String {
+        element_text_into(el, &mut self.stack, &mut self.buf);
+        one_line(&self.buf)
+    }
+
+    /// The value a field reads: its attribute when it names one
+    /// (`a@href`), otherwise the element's clean text.
+    fn field(&mut self, el: ElementRef<'a>, field: &Field) -> String {
+        match &field.attr {
+            Some(attr) => el
+                .attr(attr)
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_default(),
+            None => self.text(el),
+        }
+    }
+
+    /// [`Self::field`] on one line (titles).
+    fn field_line(&mut self, el: ElementRef<'a>, field: &Field) -> String {
+        match &field.attr {
+            Some(_) => one_line(&self.field(el, field)),
+            None => self.line(el),
+        }
     }
 }
 
@@ -342,9 +396,13 @@ mod ego_node {
 
 /// Clean text of an element, laid out like [`super::text::html_to_text`].
 /// Iterative, so no page can exhaust the stack.
-pub(crate) fn element_text(el: ElementRef<'_>) -> String {
-    let mut b = TextBuilder::new();
-    let mut stack: Vec<Step<'_>> = vec![Step::Node(*el)];
+///
+/// Written into `out`, in place of what it held, with `stack` as the walk's
+/// stack (both reused: see [`Texts`]).
+fn element_text_into<'a>(el: ElementRef<'a>, stack: &mut Vec<Step<'a>>, out: &mut String) {
+    let mut b = TextBuilder::with_buffer(std::mem::take(out));
+    stack.clear();
+    stack.push(Step::Node(*el));
     while let Some(step) = stack.pop() {
         match step {
             Step::Close(r) => b.boundary(r),
@@ -370,7 +428,7 @@ pub(crate) fn element_text(el: ElementRef<'_>) -> String {
             },
         }
     }
-    b.finish()
+    *out = b.finish();
 }
 
 static TIME_SELECTOR: LazyLock<Selector> = LazyLock::new(|| {
@@ -387,22 +445,23 @@ static ZONE_IN_PARENS: LazyLock<Regex> = LazyLock::new(|| {
 /// Dates of one field element. `<time datetime>` values win (role `Other`:
 /// the field, not the words, says what they are); otherwise the date
 /// extractor reads the element text (or the attribute the field names).
-fn read_dates(
-    el: ElementRef<'_>,
+fn read_dates<'a>(
+    el: ElementRef<'a>,
     field: &Field,
     source: &Source,
-    now: DateTime<Utc>,
+    texts: &mut Texts<'a>,
+    dates: &mut DateReader,
 ) -> Vec<FoundDate> {
     if let Some(attr) = &field.attr {
         let value = el.attr(attr).unwrap_or_default();
-        let shown = one_line(&element_text(el));
+        let shown = texts.line(el);
         if let Some(point) = time_value(value, &shown, source.timezone) {
             return vec![FoundDate {
                 role: DateRole::Other,
                 point,
             }];
         }
-        return dates_in(value, source, now);
+        return dates.read(value);
     }
     let mut found = Vec::new();
     let own = el
@@ -412,7 +471,7 @@ fn read_dates(
         .then_some(el)
         .filter(|e| e.attr("datetime").is_some());
     for t in own.into_iter().chain(el.select(&TIME_SELECTOR)) {
-        let shown = one_line(&element_text(t));
+        let shown = texts.line(t);
         if let Some(point) = time_value(
             t.attr("datetime").unwrap_or_default(),
             &shown,
@@ -427,7 +486,8 @@ fn read_dates(
     if !found.is_empty() {
         return found;
     }
-    dates_in(&element_text(el), source, now)
+    element_text_into(el, &mut texts.stack, &mut texts.buf);
+    dates.read(&texts.buf)
 }
 
 /// A `datetime` attribute: an RFC 3339 instant (zone taken from the shown
@@ -494,6 +554,46 @@ mod tests {
     use crate::config::SourceKind;
     use crate::extract::test_support;
     use crate::model::{Language, Precision};
+
+    /// One [`Texts`] reused for every element of a page gives each element
+    /// the text a fresh walk gives: nothing of one text reaches the next.
+    /// Every element of every HTML fixture (and of the real EURAXESS pages
+    /// when `../shared/fixtures/real` is there), in document order.
+    #[test]
+    fn reused_text_buffers_give_each_element_its_own_text() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut pages: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("tests/fixtures/html"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        let real = dir.join("../shared/fixtures/real");
+        if real.is_dir() {
+            pages.push(real.join("euraxess_jobs_search_results.html"));
+            pages.push(real.join("euraxess_job_offer_detail.html"));
+        } else {
+            eprintln!("SKIPPED (real pages only): ../shared/fixtures/real is absent");
+        }
+        let mut elements = 0;
+        for page in &pages {
+            let html = String::from_utf8_lossy(&std::fs::read(page).unwrap()).into_owned();
+            let doc = Html::parse_document(&html);
+            let mut texts = Texts::default();
+            for node in doc.tree.root().descendants() {
+                let Some(el) = ElementRef::wrap(node) else {
+                    continue;
+                };
+                let mut fresh = String::new();
+                element_text_into(el, &mut Vec::new(), &mut fresh);
+                assert_eq!(texts.text(el), fresh, "{}", page.display());
+                assert_eq!(texts.line(el), one_line(&fresh), "{}", page.display());
+                elements += 1;
+            }
+        }
+        assert!(
+            elements > 500,
+            "only {elements} elements: fixtures missing?"
+        );
+    }
 
     fn spec(
         item: &str,

@@ -259,15 +259,9 @@ pub fn eu_identifiers(text: &str) -> Vec<String> {
     out
 }
 
-/// Dates found in `text` by the shared date extractor, read in the source's
-/// language and zone.
-pub(crate) fn dates_in(text: &str, source: &Source, now: DateTime<Utc>) -> Vec<FoundDate> {
-    DateReader::new(source, now).read(text)
-}
-
-/// [`dates_in`] for the texts of one source read one after another: the
-/// date extractor's buffers are kept from one text to the next (see
-/// [`dates::Scratch`]).
+/// The shared date extractor, reading in a source's language and zone, for
+/// the texts of one source read one after another: its buffers are kept from
+/// one text to the next (see [`dates::Scratch`]).
 pub(crate) struct DateReader {
     ctx: DateContext,
     scratch: dates::Scratch,
@@ -285,7 +279,7 @@ impl DateReader {
         }
     }
 
-    /// The dates of `text`, as [`dates_in`] finds them.
+    /// The dates found in `text`.
     pub(crate) fn read(&mut self, text: &str) -> Vec<FoundDate> {
         if text.trim().is_empty() {
             return Vec::new();

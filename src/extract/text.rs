@@ -169,8 +169,16 @@ pub(crate) struct TextBuilder {
 }
 
 impl TextBuilder {
+    #[cfg(test)]
     pub(crate) fn new() -> Self {
         TextBuilder::default()
+    }
+
+    /// A builder that writes into `out`, emptied first: a buffer reused
+    /// from one text to the next (see [`html_to_text_into`]).
+    pub(crate) fn with_buffer(mut out: String) -> Self {
+        out.clear();
+        TextBuilder { out, gap: None }
     }
 
     fn want(&mut self, gap: Gap) {
@@ -317,11 +325,7 @@ pub fn html_to_text(html: &str) -> String {
 /// (a fifth of feed extraction's time, benches/extract.rs under `perf`).
 pub fn html_to_text_into(html: &str, out: &mut String) {
     let bytes = html.as_bytes();
-    out.clear();
-    let mut b = TextBuilder {
-        out: std::mem::take(out),
-        gap: None,
-    };
+    let mut b = TextBuilder::with_buffer(std::mem::take(out));
     // The text is rarely longer than its markup: one allocation instead of
     // a doubling series of copies.
     b.out.reserve(html.len());
