@@ -201,6 +201,10 @@ pub struct Field {
     pub attr: Option<String>,
     /// As written in the file, for messages.
     pub raw: String,
+    /// The class when the selector is one class and nothing else
+    /// (`.summary`): the extractor then finds the element by reading class
+    /// attributes itself (see `extract::html`).
+    pub lone_class: Option<String>,
 }
 
 impl Field {
@@ -227,8 +231,22 @@ impl Field {
             selector,
             attr,
             raw: raw.to_owned(),
+            lone_class: lone_class(sel.trim()).map(str::to_owned),
         })
     }
+}
+
+/// The class of a selector that is one class selector and nothing else,
+/// written without escapes (`.aide-card__summary`); `None` for any other
+/// selector, which scraper matches.
+fn lone_class(sel: &str) -> Option<&str> {
+    let class = sel.strip_prefix('.')?;
+    let mut bytes = class.bytes();
+    let first = bytes.next()?;
+    (first.is_ascii_alphabetic() || first == b'_')
+        .then_some(())
+        .filter(|()| bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+        .map(|()| class)
 }
 
 impl PartialEq for Field {

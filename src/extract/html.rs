@@ -335,7 +335,30 @@ pub fn detail(
 }
 
 fn first<'a>(scope: ElementRef<'a>, field: &Field) -> Option<ElementRef<'a>> {
-    scope.select(&field.selector).next()
+    match &field.lone_class {
+        Some(class) => first_with_class(scope, class),
+        None => scope.select(&field.selector).next(),
+    }
+}
+
+/// The first descendant of `scope`, in document order, with `class` among
+/// its classes: what scraper's `select` finds for the selector `.class`
+/// (scraper matches classes case-sensitively, in every quirks mode). Read
+/// from the `class` attribute: scraper's own matching interns the classes
+/// of every element it tests and keeps them on the element, an allocation
+/// per element that the page's drop then frees, together most of a
+/// listing's extraction time beyond the parse for an item's `.summary` or
+/// `.date` (benches/extract.rs under `perf`).
+fn first_with_class<'a>(scope: ElementRef<'a>, class: &str) -> Option<ElementRef<'a>> {
+    scope
+        .descendants()
+        .skip(1)
+        .filter_map(ElementRef::wrap)
+        .find(|el| {
+            el.value().attrs().any(|(name, value)| {
+                name == "class" && value.split_ascii_whitespace().any(|c| c == class)
+            })
+        })
 }
 
 /// The buffers a page's texts are laid out in, reused from one element to
@@ -554,6 +577,90 @@ mod tests {
     use crate::config::SourceKind;
     use crate::extract::test_support;
     use crate::model::{Language, Precision};
+
+    /// The class attribute reading finds, for every element of every HTML
+    /// fixture (and of the real EURAXESS pages when present) and every class
+    /// on those pages, the element scraper's `select(".class")` finds.
+    #[test]
+    fn lone_class_lookup_finds_what_scraper_finds() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut pages: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("tests/fixtures/html"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        let real = dir.join("../shared/fixtures/real");
+        if real.is_dir() {
+            pages.push(real.join("euraxess_jobs_search_results.html"));
+        } else {
+            eprintln!("SKIPPED (real page only): ../shared/fixtures/real is absent");
+        }
+        let mut checked = 0;
+        for page in &pages {
+            let html = String::from_utf8_lossy(&std::fs::read(page).unwrap()).into_owned();
+            let doc = Html::parse_document(&html);
+            let elements: Vec<ElementRef<'_>> = doc
+                .tree
+                .root()
+                .descendants()
+                .filter_map(ElementRef::wrap)
+                .collect();
+            let mut classes: Vec<String> = elements
+                .iter()
+                .flat_map(|e| e.value().classes().map(str::to_owned).collect::<Vec<_>>())
+                .collect();
+            classes.sort();
+            classes.dedup();
+            classes.extend(["absent".to_owned(), "Nav".to_owned()]);
+            for class in &classes {
+                let Some(field_class) = Field::parse(&format!(".{class}"))
+                    .ok()
+                    .and_then(|f| f.lone_class)
+                else {
+                    continue;
+                };
+                let sel = Selector::parse(&format!(".{class}")).unwrap();
+                // Scopes: the root and a sample of elements (every one on
+                // the small pages).
+                let step = (elements.len() / 300).max(1);
+                for scope in elements.iter().step_by(step) {
+                    assert_eq!(
+                        first_with_class(*scope, &field_class).map(|e| e.id()),
+                        scope.select(&sel).next().map(|e| e.id()),
+                        ".{class} in {}",
+                        page.display()
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(
+            checked > 10_000,
+            "only {checked} lookups: fixtures missing?"
+        );
+    }
+
+    #[test]
+    fn only_a_lone_plain_class_takes_the_fast_lookup() {
+        let table = [
+            (".summary", Some("summary")),
+            (".aide-card__date@title", Some("aide-card__date")),
+            (" .x_1 ", Some("x_1")),
+            ("p.summary", None),
+            (".a.b", None),
+            (".a .b", None),
+            (".a > b", None),
+            ("#id", None),
+            (".-a", None),
+            (".1a", None),
+            (".a\\:b", None),
+            (".a:first-child", None),
+            ("summary", None),
+        ];
+        for (raw, want) in table {
+            let got = Field::parse(raw).ok().and_then(|f| f.lone_class);
+            assert_eq!(got.as_deref(), want, "{raw:?}");
+        }
+    }
 
     /// One [`Texts`] reused for every element of a page gives each element
     /// the text a fresh walk gives: nothing of one text reaches the next.
