@@ -509,6 +509,12 @@ fn open(ctx: &DigestContext) -> Result<Store, DigestError> {
     Ok(Store::open(&ctx.db_path)?)
 }
 
+/// The database, shared by a job's blocking steps.
+async fn open_shared(ctx: &DigestContext) -> Result<Arc<Mutex<Store>>, DigestError> {
+    let c = ctx.clone();
+    Ok(Arc::new(Mutex::new(blocking(move || open(&c)).await?)))
+}
+
 /// The digest job: records the current period's digests of the selected
 /// profiles (`only` empty: every active profile) that have none yet, then
 /// delivers every pending one. With `dry_run`, records and sends nothing
@@ -519,21 +525,14 @@ pub async fn send_digests(
     dry_run: bool,
     now: DateTime<Utc>,
 ) -> Result<SendReport, DigestError> {
-    let store = {
-        let c = ctx.clone();
-        Arc::new(Mutex::new(blocking(move || open(&c)).await?))
-    };
+    let store = open_shared(ctx).await?;
     let mut report = {
         let (c, s, only) = (ctx.clone(), store.clone(), only.to_vec());
         blocking(move || record_digests(&mut lock(&s), &c, &only, dry_run, now)).await?
     };
-    if dry_run {
-        return Ok(report);
+    if !dry_run {
+        deliver_into(&mut report, store, ctx, only, now).await?;
     }
-    let (sent, failed) = deliver_pending(store.clone(), ctx, only, now).await?;
-    report.sent = sent;
-    report.failed = failed;
-    report.undelivered = blocking(move || Ok(lock(&store).undelivered()?)).await?;
     Ok(report)
 }
 
@@ -546,22 +545,25 @@ pub async fn deliver_digests(
     ctx: &DigestContext,
     now: DateTime<Utc>,
 ) -> Result<SendReport, DigestError> {
-    let store = {
-        let c = ctx.clone();
-        Arc::new(Mutex::new(blocking(move || open(&c)).await?))
-    };
-    let (sent, failed) = deliver_pending(store.clone(), ctx, &[], now).await?;
-    let undelivered = blocking(move || Ok(lock(&store).undelivered()?)).await?;
-    Ok(SendReport {
-        period: None,
-        recorded: Vec::new(),
-        empty: Vec::new(),
-        already: Vec::new(),
-        sent,
-        failed,
-        uncomposed: Vec::new(),
-        undelivered,
-    })
+    let mut report = SendReport::default();
+    deliver_into(&mut report, open_shared(ctx).await?, ctx, &[], now).await?;
+    Ok(report)
+}
+
+/// [`deliver_pending`], then the count of what is still undelivered, into
+/// `report`.
+async fn deliver_into(
+    report: &mut SendReport,
+    store: Arc<Mutex<Store>>,
+    ctx: &DigestContext,
+    only: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), DigestError> {
+    let (sent, failed) = deliver_pending(store.clone(), ctx, only, now).await?;
+    report.sent = sent;
+    report.failed = failed;
+    report.undelivered = blocking(move || Ok(lock(&store).undelivered()?)).await?;
+    Ok(())
 }
 
 /// `fundwatch digest preview`: the digest `profile_id` would get for

@@ -578,11 +578,10 @@ mod tests {
     use crate::extract::test_support;
     use crate::model::{Language, Precision};
 
-    /// The class attribute reading finds, for every element of every HTML
-    /// fixture (and of the real EURAXESS pages when present) and every class
-    /// on those pages, the element scraper's `select(".class")` finds.
-    #[test]
-    fn lone_class_lookup_finds_what_scraper_finds() {
+    /// The HTML fixtures, and the real EURAXESS pages when
+    /// `../shared/fixtures/real` is there (a skip is said otherwise), with
+    /// their paths.
+    fn fixture_pages() -> Vec<(std::path::PathBuf, String)> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut pages: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("tests/fixtures/html"))
             .unwrap()
@@ -591,13 +590,27 @@ mod tests {
         let real = dir.join("../shared/fixtures/real");
         if real.is_dir() {
             pages.push(real.join("euraxess_jobs_search_results.html"));
+            pages.push(real.join("euraxess_job_offer_detail.html"));
         } else {
-            eprintln!("SKIPPED (real page only): ../shared/fixtures/real is absent");
+            eprintln!("SKIPPED (real pages only): ../shared/fixtures/real is absent");
         }
+        pages
+            .into_iter()
+            .map(|p| {
+                let html = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+                (p, html)
+            })
+            .collect()
+    }
+
+    /// The class attribute reading finds, for every element of every HTML
+    /// fixture (and of the real EURAXESS pages when present) and every class
+    /// on those pages, the element scraper's `select(".class")` finds.
+    #[test]
+    fn lone_class_lookup_finds_what_scraper_finds() {
         let mut checked = 0;
-        for page in &pages {
-            let html = String::from_utf8_lossy(&std::fs::read(page).unwrap()).into_owned();
-            let doc = Html::parse_document(&html);
+        for (page, html) in &fixture_pages() {
+            let doc = Html::parse_document(html);
             let elements: Vec<ElementRef<'_>> = doc
                 .tree
                 .root()
@@ -668,22 +681,9 @@ mod tests {
     /// when `../shared/fixtures/real` is there), in document order.
     #[test]
     fn reused_text_buffers_give_each_element_its_own_text() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut pages: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("tests/fixtures/html"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        let real = dir.join("../shared/fixtures/real");
-        if real.is_dir() {
-            pages.push(real.join("euraxess_jobs_search_results.html"));
-            pages.push(real.join("euraxess_job_offer_detail.html"));
-        } else {
-            eprintln!("SKIPPED (real pages only): ../shared/fixtures/real is absent");
-        }
         let mut elements = 0;
-        for page in &pages {
-            let html = String::from_utf8_lossy(&std::fs::read(page).unwrap()).into_owned();
-            let doc = Html::parse_document(&html);
+        for (page, html) in &fixture_pages() {
+            let doc = Html::parse_document(html);
             let mut texts = Texts::default();
             for node in doc.tree.root().descendants() {
                 let Some(el) = ElementRef::wrap(node) else {

@@ -169,11 +169,6 @@ pub(crate) struct TextBuilder {
 }
 
 impl TextBuilder {
-    #[cfg(test)]
-    pub(crate) fn new() -> Self {
-        TextBuilder::default()
-    }
-
     /// A builder that writes into `out`, emptied first: a buffer reused
     /// from one text to the next (see [`html_to_text_into`]).
     pub(crate) fn with_buffer(mut out: String) -> Self {
@@ -807,7 +802,7 @@ mod tests {
     /// segment), kept as the reference of the test below.
     fn html_to_text_reference(html: &str) -> String {
         let bytes = html.as_bytes();
-        let mut b = TextBuilder::new();
+        let mut b = TextBuilder::default();
         // The text is rarely longer than its markup: one allocation instead of
         // a doubling series of copies.
         b.out.reserve(html.len());
@@ -912,8 +907,8 @@ mod tests {
         for _ in 0..20_000 {
             let n = rng.next() % 40;
             let text: String = (0..n).map(|_| rng.pick(&parts)).collect();
-            let mut fast = TextBuilder::new();
-            let mut slow = TextBuilder::new();
+            let mut fast = TextBuilder::default();
+            let mut slow = TextBuilder::default();
             fast.text(&text);
             reference_text(&mut slow, &text);
             assert_eq!(fast.finish(), slow.finish(), "{text:?}");
@@ -937,8 +932,8 @@ mod tests {
         for (name, text) in &cases {
             // Whole files, then line by line and split at every `<` with a
             // boundary between pieces, as html_to_text drives the builder.
-            let mut fast = TextBuilder::new();
-            let mut slow = TextBuilder::new();
+            let mut fast = TextBuilder::default();
+            let mut slow = TextBuilder::default();
             fast.text(text);
             reference_text(&mut slow, text);
             for (n, piece) in text.split(['\n', '<']).enumerate() {
@@ -996,8 +991,8 @@ mod tests {
             .collect();
         cases.extend(fixture_texts());
         for (name, text) in &cases {
-            let mut fast = TextBuilder::new();
-            let mut slow = TextBuilder::new();
+            let mut fast = TextBuilder::default();
+            let mut slow = TextBuilder::default();
             for (n, piece) in std::iter::once(text.as_str())
                 .chain(text.split('<'))
                 .enumerate()

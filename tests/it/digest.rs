@@ -207,19 +207,7 @@ fn a_changed_deadline_comes_back_as_updated_with_old_and_new() {
     );
     seed(dir.path(), &[c.clone()], now() - Duration::days(10));
     // Last week's digest was sent (recorded 8 days ago, before the change).
-    let ctx = fundwatch::digest::send::DigestContext {
-        db_path: dir.path().join("fundwatch.db"),
-        data_dir: dir.path().to_owned(),
-        settings: fundwatch::settings::Settings::load_or_default(
-            &dir.path().join("fundwatch.toml"),
-        )
-        .unwrap(),
-        profiles: fundwatch::settings::Profiles::load_or_empty(&dir.path().join("profiles.toml"))
-            .unwrap(),
-        glossary: fundwatch::index::Glossary::default(),
-        retry: Default::default(),
-        stop: Default::default(),
-    };
+    let ctx = crate::smtp::digest_context(dir.path());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let r = rt
         .block_on(fundwatch::digest::send::send_digests(
@@ -280,19 +268,7 @@ fn one_invalid_profile_query_does_not_stop_the_other_digests() {
     .unwrap();
     // Last week's digest of smith-mobility was recorded but not delivered
     // (a crash, or a relay down): it is pending, for this run to retry.
-    let ctx = fundwatch::digest::send::DigestContext {
-        db_path: dir.path().join("fundwatch.db"),
-        data_dir: dir.path().to_owned(),
-        settings: fundwatch::settings::Settings::load_or_default(
-            &dir.path().join("fundwatch.toml"),
-        )
-        .unwrap(),
-        profiles: fundwatch::settings::Profiles::load_or_empty(&dir.path().join("profiles.toml"))
-            .unwrap(),
-        glossary: fundwatch::index::Glossary::default(),
-        retry: Default::default(),
-        stop: Default::default(),
-    };
+    let ctx = crate::smtp::digest_context(dir.path());
     let last_week = now() - Duration::days(7);
     {
         let mut store = fundwatch::store::Store::open(&ctx.db_path).unwrap();

@@ -142,21 +142,30 @@ async fn conditional_get_sends_validators_and_304_is_not_modified() {
     );
 }
 
-#[tokio::test]
-async fn a_429_with_retry_after_is_waited_for_then_retried() {
-    let server = MockServer::start().await;
-    robots_404(&server).await;
+/// `/busy` answers `first` once, then 200 "done"; each is expected once.
+async fn busy_once_then_done(server: &MockServer, first: ResponseTemplate) {
     Mock::given(path("/busy"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "2"))
+        .respond_with(first)
         .up_to_n_times(1)
         .expect(1)
-        .mount(&server)
+        .mount(server)
         .await;
     Mock::given(path("/busy"))
         .respond_with(ResponseTemplate::new(200).set_body_string("done"))
         .expect(1)
-        .mount(&server)
+        .mount(server)
         .await;
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_waited_for_then_retried() {
+    let server = MockServer::start().await;
+    robots_404(&server).await;
+    busy_once_then_done(
+        &server,
+        ResponseTemplate::new(429).insert_header("Retry-After", "2"),
+    )
+    .await;
     let started = Instant::now();
     let f = fetched(
         fetcher()
@@ -178,17 +187,11 @@ async fn a_429_with_retry_after_is_waited_for_then_retried() {
 async fn a_retry_after_of_zero_still_gets_the_backoff() {
     let server = MockServer::start().await;
     robots_404(&server).await;
-    Mock::given(path("/busy"))
-        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "0"))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/busy"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("done"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    busy_once_then_done(
+        &server,
+        ResponseTemplate::new(503).insert_header("Retry-After", "0"),
+    )
+    .await;
     // A 400 ms backoff (±20 % jitter); the policy's own delay is zero.
     let fetcher = Fetcher::new(&policy())
         .unwrap()

@@ -232,7 +232,16 @@ fn to_of(m: &Message<'_>) -> String {
 
 /// What `fundwatch digest send` builds from the files in `dir`, for the
 /// tests that drive the library directly.
-fn digest_context(dir: &Path) -> fundwatch::digest::send::DigestContext {
+/// The job's first half alone: this week's digests of both profiles
+/// recorded, nothing sent. Returns the store.
+fn record_both(ctx: &fundwatch::digest::send::DigestContext) -> Store {
+    let mut store = Store::open(&ctx.db_path).unwrap();
+    let r = fundwatch::digest::send::record_digests(&mut store, ctx, &[], false, now()).unwrap();
+    assert_eq!(r.recorded.len(), 2);
+    store
+}
+
+pub fn digest_context(dir: &Path) -> fundwatch::digest::send::DigestContext {
     fundwatch::digest::send::DigestContext {
         db_path: dir.join("fundwatch.db"),
         data_dir: dir.to_owned(),
@@ -502,10 +511,7 @@ fn a_digest_claimed_by_a_stopped_sender_is_reported_undelivered_then_sent() {
     seed_corpus(dir.path());
     let ctx = digest_context(dir.path());
     {
-        let mut store = Store::open(&ctx.db_path).unwrap();
-        let r =
-            fundwatch::digest::send::record_digests(&mut store, &ctx, &[], false, now()).unwrap();
-        assert_eq!(r.recorded.len(), 2);
+        let mut store = record_both(&ctx);
         // One claimed by a sender that the shutdown then stopped.
         let first = store
             .deliverable(now(), fundwatch::digest::send::STALE_CLAIM)
@@ -557,12 +563,7 @@ fn a_stopping_sender_neither_waits_to_retry_nor_claims_more() {
         first_delay: StdDuration::from_secs(60),
         factor: 1,
     };
-    {
-        let mut store = Store::open(&ctx.db_path).unwrap();
-        let r =
-            fundwatch::digest::send::record_digests(&mut store, &ctx, &[], false, now()).unwrap();
-        assert_eq!(r.recorded.len(), 2);
-    }
+    record_both(&ctx);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let deliver = |ctx: &fundwatch::digest::send::DigestContext, at: DateTime<Utc>| {
         rt.block_on(fundwatch::digest::send::deliver_digests(ctx, at))
@@ -630,12 +631,7 @@ fn a_crash_between_recording_and_sending_sends_exactly_once() {
     seed_corpus(dir.path());
     // The job's first half, then "crash": recorded, nothing sent.
     let ctx = digest_context(dir.path());
-    {
-        let mut store = Store::open(&ctx.db_path).unwrap();
-        let r =
-            fundwatch::digest::send::record_digests(&mut store, &ctx, &[], false, now()).unwrap();
-        assert_eq!(r.recorded.len(), 2);
-    }
+    record_both(&ctx);
     assert!(server.messages().is_empty());
     let list = stdout_json(
         &cmd(dir.path())
